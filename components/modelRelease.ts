@@ -1,0 +1,160 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as kx from "@pulumi/kubernetesx";
+import * as pulumi from "@pulumi/pulumi";
+
+import { PlannedObject, ReleasePlan, TrafficRow, planRelease } from "./plan";
+import { ReleaseArgs } from "./types";
+import { ReleaseConfigError, validateRelease } from "./validate";
+
+/** Storage credentials whose values may be secret Pulumi inputs. */
+export interface ModelReleaseCredentials {
+    /** Secret data, e.g. AWS_ACCESS_KEY_ID; stored encrypted, never output in plaintext. */
+    data: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Annotations of the Secret, e.g. `serving.kserve.io/s3-endpoint`. */
+    annotations?: Record<string, string>;
+}
+
+/** Arguments of a ModelRelease: a release description (see `ReleaseArgs`). */
+export interface ModelReleaseArgs extends Omit<ReleaseArgs, "storageCredentials"> {
+    /** Storage credentials for the predictors (a Secret and a ServiceAccount). */
+    storageCredentials?: ModelReleaseCredentials;
+}
+
+/** Options of a ModelRelease beyond the usual component options. */
+export interface ModelReleaseOptions extends pulumi.ComponentResourceOptions {
+    /** Config path used in validation messages; default `releases.<name>`. */
+    configPath?: string;
+    /** Namespace when the release sets none; default `kubernetes:namespace` config or `default`. */
+    defaultNamespace?: string;
+}
+
+/**
+ * A model release: the versions of one application (InferenceServices or Deployments), the Istio
+ * routing in front of them and the per-version weight config, planned from a plain description.
+ *
+ * Invalid descriptions throw a ReleaseConfigError before anything is registered. Routing objects
+ * depend on every version, and each version waits until it is Ready, so a version that never
+ * becomes Ready fails the update while the routing keeps its last applied state.
+ */
+export class ModelRelease extends pulumi.ComponentResource {
+    /** The app host clients call, `<app>.<namespace>.svc.cluster.local`. */
+    public readonly host!: pulumi.Output<string>;
+    /** Namespace of every object. */
+    public readonly namespace!: pulumi.Output<string>;
+    /** Who gets which share of the requests. */
+    public readonly traffic!: pulumi.Output<TrafficRow[]>;
+    /** The plan the resources were created from. */
+    public readonly plan: ReleasePlan;
+    /** The created Kubernetes resources, by `<kind>/<name>`. */
+    public readonly resources: Readonly<Record<string, pulumi.CustomResource>>;
+
+    constructor(name: string, args: ModelReleaseArgs, opts: ModelReleaseOptions = {}) {
+        const { configPath, defaultNamespace, ...componentOpts } = opts;
+        // Plan before super(): a bad description must fail before anything is registered.
+        const plan = planModelRelease(name, args, configPath ?? `releases.${name}`, defaultNamespace);
+        // The args are not passed on: they may hold credentials, which must not land in state.
+        super("model-release:index:ModelRelease", name, {}, componentOpts);
+        this.plan = plan;
+
+        const created: Record<string, pulumi.CustomResource> = {};
+        const byRole = (roles: PlannedObject["role"][]): pulumi.Resource[] =>
+            plan.objects.filter((o) => roles.includes(o.role)).map((o) => created[o.id]);
+        for (const object of plan.objects) {
+            const dependsOn =
+                object.role === "workload"
+                    ? byRole(["credentials"])
+                    : object.role === "weight-config"
+                      ? byRole(["workload", "service"])
+                      : object.role === "routing"
+                        ? byRole(["workload", "service", "entry"])
+                        : [];
+            created[object.id] = this.createObject(object, args, dependsOn);
+        }
+        this.resources = created;
+        this.host = pulumi.output(plan.host);
+        this.namespace = pulumi.output(plan.namespace);
+        this.traffic = pulumi.output(plan.traffic);
+        this.registerOutputs({ host: this.host, namespace: this.namespace, traffic: this.traffic });
+    }
+
+    private createObject(
+        object: PlannedObject,
+        args: ModelReleaseArgs,
+        dependsOn: pulumi.Resource[],
+    ): pulumi.CustomResource {
+        const { manifest } = object;
+        const name = `${manifest.metadata.namespace}/${manifest.metadata.name}`;
+        const opts: pulumi.CustomResourceOptions = { parent: this, dependsOn };
+        switch (`${manifest.apiVersion}/${manifest.kind}`) {
+            case "apps/v1/Deployment": {
+                const spec = object.podSpec
+                    ? new kx.PodBuilder(object.podSpec).asDeploymentSpec({ replicas: 1 })
+                    : (manifest.spec as k8s.types.input.apps.v1.DeploymentSpec);
+                return new kx.Deployment(name, { metadata: manifest.metadata, spec }, opts);
+            }
+            case "v1/Service":
+                return new k8s.core.v1.Service(
+                    name,
+                    { metadata: manifest.metadata, spec: manifest.spec as k8s.types.input.core.v1.ServiceSpec },
+                    opts,
+                );
+            case "v1/ConfigMap":
+                return new k8s.core.v1.ConfigMap(
+                    name,
+                    { metadata: manifest.metadata, data: manifest.data as Record<string, string> },
+                    opts,
+                );
+            case "v1/Secret": {
+                const data = args.storageCredentials?.data ?? {};
+                return new k8s.core.v1.Secret(
+                    name,
+                    { metadata: manifest.metadata, type: manifest.type as string, stringData: pulumi.secret(data) },
+                    { ...opts, additionalSecretOutputs: ["data", "stringData"] },
+                );
+            }
+            case "v1/ServiceAccount":
+                return new k8s.core.v1.ServiceAccount(
+                    name,
+                    { metadata: manifest.metadata, secrets: manifest.secrets as { name: string }[] },
+                    opts,
+                );
+            default:
+                // InferenceService, VirtualService, ServiceEntry.
+                return new k8s.apiextensions.CustomResource(name, manifest, opts);
+        }
+    }
+}
+
+function isPlainStringMap(value: unknown): boolean {
+    return (
+        typeof value === "object" &&
+        value !== null &&
+        !pulumi.Output.isInstance(value) &&
+        !(value instanceof Promise) &&
+        Object.values(value).every((v) => typeof v === "string")
+    );
+}
+
+/** Validates and plans a release; throws ReleaseConfigError listing every problem. */
+export function planModelRelease(
+    name: string,
+    args: ModelReleaseArgs,
+    configPath: string,
+    defaultNamespace?: string,
+): ReleasePlan {
+    const credentials = args.storageCredentials;
+    // Secret inputs cannot be inspected before deployment; only their presence is validated.
+    const description: Record<string, unknown> = { ...args };
+    if (credentials !== undefined) {
+        description.storageCredentials = {
+            ...credentials,
+            data: isPlainStringMap(credentials.data) ? credentials.data : { "(secret)": "(secret)" },
+        };
+    }
+    const namespace = defaultNamespace ?? new pulumi.Config("kubernetes").get("namespace") ?? "default";
+    const { release, issues } = validateRelease(name, description, { path: configPath, defaultNamespace: namespace });
+    if (!release) {
+        throw new ReleaseConfigError(issues);
+    }
+    return planRelease(release);
+}

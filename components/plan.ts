@@ -1,0 +1,551 @@
+/**
+ * The release planner: turns a validated release into the exact Kubernetes objects to create
+ * and the traffic table they implement. Pure: no Pulumi imports, no I/O. The ModelRelease
+ * component turns the plan into resources; tests assert on plans directly.
+ */
+import { HttpMatch } from "./types";
+import { BRANCH_HEADER, ResolvedRelease, ResolvedVersion } from "./validate";
+import { toPercentages } from "./weights";
+
+/** What an object is for; the component wires dependencies by role. */
+export type ObjectRole = "credentials" | "workload" | "service" | "entry" | "weight-config" | "routing";
+
+/** A Kubernetes object to create, as a plain manifest. */
+export interface PlannedObject {
+    /** `<kind>/<name>`, unique within the release. */
+    id: string;
+    role: ObjectRole;
+    /** The version this object belongs to, for per-version objects. */
+    version?: string;
+    /** Complete manifest: apiVersion, kind, metadata and body. */
+    manifest: Manifest;
+    /**
+     * Deployments of the default shape carry their pod spec here instead of `manifest.spec`: the
+     * component builds the Deployment spec from it with kubernetesx's PodBuilder.
+     */
+    podSpec?: PodSpec;
+    /** Keys of `manifest` that hold secret values (filled in by the component). */
+    secretKeys?: string[];
+}
+
+export interface Manifest {
+    apiVersion: string;
+    kind: string;
+    metadata: {
+        name: string;
+        namespace: string;
+        labels: Record<string, string>;
+        annotations: Record<string, string>;
+    };
+    [body: string]: unknown;
+}
+
+export interface PodSpec {
+    containers: {
+        name: string;
+        image: string;
+        ports: { name: string; containerPort: number }[];
+        args?: string[];
+    }[];
+}
+
+/** One row of the traffic table: who gets which share of the app's requests. */
+export interface TrafficRow {
+    version: string;
+    role: "primary" | "candidate";
+    /** Configured relative weight (blue-green). */
+    weight?: number;
+    /** Integer share, 0..100, of requests that match no candidate rule. */
+    percent: number;
+    /** Requests that go to this candidate whatever the percentages (canary). */
+    match?: HttpMatch[];
+    /** Share of the primary's requests copied to this candidate (mirror). */
+    mirrorPercent?: number;
+    /** kserve-canary: which Knative revision of the InferenceService this row is. */
+    revision?: "latest" | "previous";
+}
+
+export interface ReleasePlan {
+    key: string;
+    name: string;
+    namespace: string;
+    environment: ResolvedRelease["environment"];
+    strategy: ResolvedRelease["strategy"];
+    /** The cluster host clients call. */
+    host: string;
+    hosts: string[];
+    traffic: TrafficRow[];
+    objects: PlannedObject[];
+}
+
+const MODE_NAMES = {
+    current: { kserve: "Knative", "kserve-raw": "Standard", "kserve-modelmesh": "ModelMesh" },
+    legacy: { kserve: "Serverless", "kserve-raw": "RawDeployment", "kserve-modelmesh": "ModelMesh" },
+} as const;
+
+const MANAGED_BY = { "app.kubernetes.io/managed-by": "model-release" };
+
+/** Pulumi Kubernetes provider annotations that gate on readiness. */
+const WAIT_FOR = "pulumi.com/waitFor";
+const TIMEOUT = "pulumi.com/timeoutSeconds";
+
+function clone<T>(value: T): T {
+    return structuredClone(value);
+}
+
+function meta(
+    release: ResolvedRelease,
+    name: string,
+    labels: Record<string, string>,
+    annotations: Record<string, string>,
+): Manifest["metadata"] {
+    return {
+        name,
+        namespace: release.namespace,
+        labels: { ...labels, ...MANAGED_BY },
+        annotations: { ...annotations },
+    };
+}
+
+/** Computes the traffic table for a release. */
+export function planTraffic(release: ResolvedRelease): TrafficRow[] {
+    const [primary] = release.versions;
+    switch (release.strategy) {
+        case "kserve-canary": {
+            const latest = release.canaryTrafficPercent ?? 100;
+            const rows: TrafficRow[] = [
+                { version: primary.name, role: "candidate", percent: latest, revision: "latest" },
+            ];
+            if (latest < 100) {
+                rows.push({ version: primary.name, role: "primary", percent: 100 - latest, revision: "previous" });
+            }
+            return rows;
+        }
+        case "blue-green": {
+            const weights = release.versions.map((v) => v.weight ?? 1);
+            const percents = toPercentages(weights);
+            return release.versions.map((v, i) => ({
+                version: v.name,
+                role: i === 0 ? "primary" : "candidate",
+                weight: weights[i],
+                percent: percents[i],
+            }));
+        }
+        case "canary":
+            return release.versions.map((v, i) =>
+                i === 0
+                    ? { version: v.name, role: "primary", percent: 100 }
+                    : { version: v.name, role: "candidate", percent: 0, match: clone(v.match) },
+            );
+        case "mirror":
+            return release.versions.map((v, i) =>
+                i === 0
+                    ? { version: v.name, role: "primary", percent: 100 }
+                    : { version: v.name, role: "candidate", percent: 0, mirrorPercent: v.mirrorPercent ?? 100 },
+            );
+        case "none":
+            return release.versions.map((v, i) => ({
+                version: v.name,
+                role: i === 0 ? "primary" : "candidate",
+                percent: i === 0 ? 100 : 0,
+            }));
+    }
+}
+
+function isKServe(release: ResolvedRelease): boolean {
+    return release.environment !== "deployment";
+}
+
+function inferenceService(release: ResolvedRelease, v: ResolvedVersion): PlannedObject {
+    const env = release.environment as "kserve" | "kserve-raw" | "kserve-modelmesh";
+    const annotations: Record<string, string> = {
+        ...v.annotations,
+        "serving.kserve.io/deploymentMode": MODE_NAMES[release.deploymentModeNames][env],
+        [WAIT_FOR]: "condition=Ready",
+        [TIMEOUT]: String(release.timeoutSeconds),
+    };
+    if (release.strategy === "kserve-canary" && release.tagRouting) {
+        annotations["serving.kserve.io/enable-tag-routing"] = "true";
+    }
+    let spec: Record<string, unknown>;
+    if (v.inferenceServiceSpec) {
+        spec = clone(v.inferenceServiceSpec);
+    } else {
+        const model: Record<string, unknown> = { modelFormat: clone(v.modelFormat) };
+        if (v.runtime) model.runtime = v.runtime;
+        if (v.protocolVersion) model.protocolVersion = v.protocolVersion;
+        model.storageUri = v.storageUri;
+        if (v.image) model.image = v.image;
+        if (v.args) model.args = [...v.args];
+        const predictor: Record<string, unknown> = { model };
+        if (release.storageCredentials) {
+            predictor.serviceAccountName = credentialsName(release);
+        }
+        spec = { predictor };
+    }
+    if (release.strategy === "kserve-canary" && release.canaryTrafficPercent !== undefined) {
+        const predictor = spec.predictor as Record<string, unknown>;
+        spec.predictor = { canaryTrafficPercent: release.canaryTrafficPercent, ...predictor };
+    }
+    return {
+        id: `InferenceService/${v.name}`,
+        role: "workload",
+        version: v.name,
+        manifest: {
+            apiVersion: "serving.kserve.io/v1beta1",
+            kind: "InferenceService",
+            metadata: meta(release, v.name, v.labels, annotations),
+            spec,
+        },
+    };
+}
+
+/** Pod label that ties a version's Deployment, pods and Service together (Iter8's shape). */
+function podSelector(v: ResolvedVersion): Record<string, string> {
+    const selector = (v.deploymentSpec?.selector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels;
+    return selector ? { ...selector } : { app: v.name };
+}
+
+function servicePort(v: ResolvedVersion): number {
+    const ports = v.serviceSpec?.ports as { port: number }[] | undefined;
+    return ports ? ports[0].port : v.port;
+}
+
+function deploymentObjects(release: ResolvedRelease, v: ResolvedVersion): PlannedObject[] {
+    const annotations: Record<string, string> = { ...v.annotations, [TIMEOUT]: String(release.timeoutSeconds) };
+    if (release.deploymentReadiness === "available") {
+        annotations[WAIT_FOR] = "condition=Available";
+    }
+    const deployment: PlannedObject = {
+        id: `Deployment/${v.name}`,
+        role: "workload",
+        version: v.name,
+        manifest: {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: meta(release, v.name, v.labels, annotations),
+        },
+    };
+    if (v.deploymentSpec) {
+        deployment.manifest.spec = clone(v.deploymentSpec);
+    } else {
+        const container: PodSpec["containers"][number] = {
+            name: v.name,
+            image: v.image as string,
+            ports: [{ name: "http", containerPort: v.port }],
+        };
+        if (v.args) container.args = [...v.args];
+        deployment.podSpec = { containers: [container] };
+    }
+    const service: PlannedObject = {
+        id: `Service/${v.name}`,
+        role: "service",
+        version: v.name,
+        manifest: {
+            apiVersion: "v1",
+            kind: "Service",
+            metadata: meta(release, v.name, v.labels, v.annotations),
+            spec: v.serviceSpec
+                ? clone(v.serviceSpec)
+                : { selector: podSelector(v), ports: [{ name: "http", port: v.port, targetPort: v.port }] },
+        },
+    };
+    return [deployment, service];
+}
+
+function credentialsName(release: ResolvedRelease): string {
+    return `${release.name}-storage`;
+}
+
+function credentialObjects(release: ResolvedRelease): PlannedObject[] {
+    if (!release.storageCredentials) {
+        return [];
+    }
+    const name = credentialsName(release);
+    return [
+        {
+            id: `Secret/${name}`,
+            role: "credentials",
+            manifest: {
+                apiVersion: "v1",
+                kind: "Secret",
+                metadata: meta(release, name, release.labels, {
+                    ...release.annotations,
+                    ...release.storageCredentials.annotations,
+                }),
+                type: "Opaque",
+            },
+            secretKeys: ["stringData"],
+        },
+        {
+            id: `ServiceAccount/${name}`,
+            role: "credentials",
+            manifest: {
+                apiVersion: "v1",
+                kind: "ServiceAccount",
+                metadata: meta(release, name, release.labels, release.annotations),
+                secrets: [{ name }],
+            },
+        },
+    ];
+}
+
+function weightConfig(release: ResolvedRelease, v: ResolvedVersion, row: TrafficRow): PlannedObject {
+    const data: Record<string, string> = {
+        version: v.name,
+        strategy: release.strategy,
+        role: row.role,
+        percent: String(row.percent),
+    };
+    if (row.weight !== undefined) data.weight = String(row.weight);
+    if (row.mirrorPercent !== undefined) data.mirrorPercent = String(row.mirrorPercent);
+    const name = `${v.name}-weight-config`;
+    return {
+        id: `ConfigMap/${name}`,
+        role: "weight-config",
+        version: v.name,
+        manifest: {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: meta(
+                release,
+                name,
+                { ...v.labels, "app.kubernetes.io/component": "weight-config" },
+                v.annotations,
+            ),
+            data,
+        },
+    };
+}
+
+function appHosts(release: ResolvedRelease): string[] {
+    const base = `${release.name}.${release.namespace}`;
+    return [base, `${base}.svc`, `${base}.svc.cluster.local`];
+}
+
+function entryObject(release: ResolvedRelease): PlannedObject {
+    const labels = { ...release.labels, "app.kubernetes.io/component": "routing" };
+    if (release.environment === "kserve-modelmesh") {
+        return {
+            id: `ServiceEntry/${release.name}`,
+            role: "entry",
+            manifest: {
+                apiVersion: "networking.istio.io/v1",
+                kind: "ServiceEntry",
+                metadata: meta(release, release.name, labels, release.annotations),
+                spec: {
+                    hosts: appHosts(release),
+                    location: "MESH_INTERNAL",
+                    ports: [{ number: release.modelMesh.port, name: "grpc", protocol: "GRPC" }],
+                    resolution: "STATIC",
+                    workloadSelector: { labels: { "modelmesh-service": release.modelMesh.service } },
+                },
+            },
+        };
+    }
+    return {
+        id: `Service/${release.name}`,
+        role: "entry",
+        manifest: {
+            apiVersion: "v1",
+            kind: "Service",
+            metadata: meta(release, release.name, labels, release.annotations),
+            spec: {
+                type: "ExternalName",
+                externalName: release.entryTarget,
+                // A declared port makes Istio register the host with an HTTP listener.
+                ports: [{ name: "http", port: 80, protocol: "TCP" }],
+                sessionAffinity: "None",
+            },
+        },
+    };
+}
+
+type Route = Record<string, unknown>;
+
+function predictorHost(release: ResolvedRelease, v: ResolvedVersion): string {
+    return `${v.name}-predictor.${release.namespace}.svc.cluster.local`;
+}
+
+/** Where a version's requests go on their last hop, with the headers that select it. */
+function destinationOf(release: ResolvedRelease, v: ResolvedVersion): Route {
+    const response = { set: { "app-version": v.name } };
+    switch (release.environment) {
+        case "kserve":
+            return {
+                destination: { host: release.splitGateway.service, port: { number: 80 } },
+                headers: { request: { set: { Host: predictorHost(release, v) }, remove: [BRANCH_HEADER] }, response },
+            };
+        case "kserve-raw":
+            return {
+                destination: { host: predictorHost(release, v), port: { number: 80 } },
+                headers: { request: { remove: [BRANCH_HEADER] }, response },
+            };
+        case "kserve-modelmesh":
+            return {
+                destination: {
+                    host: `${release.modelMesh.service}.${release.modelMesh.namespace}.svc.cluster.local`,
+                    port: { number: release.modelMesh.port },
+                },
+                headers: { request: { set: { "mm-vmodel-id": v.name } }, response },
+            };
+        case "deployment":
+            return {
+                destination: {
+                    host: `${v.name}.${release.namespace}.svc.cluster.local`,
+                    port: { number: servicePort(v) },
+                },
+                headers: { response },
+            };
+    }
+}
+
+/**
+ * Routes that deliver requests to one version. KServe serves a model under its InferenceService
+ * name, so requests for the app's model (`/v1/models/<app>...`, `/v2/models/<app>/...`) are
+ * rewritten to the version's name; other paths (health, metadata) pass unchanged. Iter8 instead
+ * rewrote every path to `/v2/.../infer`, which broke the v1 protocol (iter8 #1654).
+ */
+function terminalRoutes(release: ResolvedRelease, v: ResolvedVersion, matches: HttpMatch[]): Route[] {
+    const destination = { ...destinationOf(release, v), weight: 100 };
+    if (release.environment === "kserve" || release.environment === "kserve-raw") {
+        const modelPath = `^/(v1|v2)/models/${release.name}([:/].*)?$`;
+        const pathMatches =
+            matches.length > 0
+                ? matches.map((m) => ({ ...clone(m), uri: { regex: modelPath } }))
+                : [{ uri: { regex: modelPath } }];
+        const routes: Route[] = [
+            {
+                name: `${v.name}-model`,
+                match: pathMatches,
+                rewrite: { uriRegexRewrite: { match: modelPath, rewrite: `/\\1/models/${v.name}\\2` } },
+                route: [clone(destination)],
+            },
+        ];
+        const other: Route = { name: v.name, route: [clone(destination)] };
+        if (matches.length > 0) {
+            other.match = clone(matches);
+        }
+        routes.push(other);
+        return routes;
+    }
+    const route: Route = { name: v.name, route: [destination] };
+    if (matches.length > 0) {
+        route.match = clone(matches);
+    }
+    return [route];
+}
+
+function httpRoutes(release: ResolvedRelease, traffic: TrafficRow[]): { http: Route[]; twoHop: boolean } {
+    const [primary, ...candidates] = release.versions;
+    switch (release.strategy) {
+        case "none":
+            return { http: terminalRoutes(release, primary, []), twoHop: false };
+        case "canary":
+            return {
+                http: [
+                    ...candidates.flatMap((c) => terminalRoutes(release, c, c.match)),
+                    ...terminalRoutes(release, primary, []),
+                ],
+                twoHop: false,
+            };
+        case "mirror": {
+            const [candidate] = candidates;
+            const mirrorPercent = traffic[1].mirrorPercent ?? 100;
+            const route: Route = {
+                name: release.name,
+                route: [{ ...destinationOf(release, primary), weight: 100 }],
+                mirror: destinationOf(release, candidate).destination,
+                mirrorPercentage: { value: mirrorPercent },
+            };
+            return { http: [route], twoHop: false };
+        }
+        case "blue-green": {
+            const served = release.versions.filter((_, i) => traffic[i].percent > 0);
+            if (served.length === 1) {
+                return { http: terminalRoutes(release, served[0], []), twoHop: false };
+            }
+            if (release.environment === "deployment" || release.environment === "kserve-modelmesh") {
+                const route: Route = {
+                    name: release.name,
+                    route: served.map((v) => ({ ...destinationOf(release, v), weight: traffic[v.index].percent })),
+                };
+                return { http: [route], twoHop: false };
+            }
+            // KServe: the path rewrite is per route, not per destination, so the weighted choice
+            // happens first (tagging the request with the chosen version) and the request then
+            // passes the split gateway a second time to be rewritten for that version.
+            const branches = served.flatMap((v) =>
+                terminalRoutes(release, v, [{ headers: { [BRANCH_HEADER]: { exact: v.name } } }]),
+            );
+            const split: Route = {
+                name: "split",
+                route: served.map((v) => ({
+                    destination: { host: release.splitGateway.service, port: { number: 80 } },
+                    weight: traffic[v.index].percent,
+                    headers: {
+                        request: { set: { [BRANCH_HEADER]: v.name, Host: `${release.name}.${release.namespace}` } },
+                        response: { set: { "app-version": v.name } },
+                    },
+                })),
+            };
+            return { http: [...branches, split], twoHop: true };
+        }
+        case "kserve-canary":
+            return { http: [], twoHop: false };
+    }
+}
+
+function virtualService(release: ResolvedRelease, traffic: TrafficRow[]): PlannedObject {
+    const { http, twoHop } = httpRoutes(release, traffic);
+    const gateways = ["mesh", ...release.gateways];
+    if (twoHop && !gateways.includes(release.splitGateway.gateway)) {
+        gateways.push(release.splitGateway.gateway);
+    }
+    return {
+        id: `VirtualService/${release.name}`,
+        role: "routing",
+        manifest: {
+            apiVersion: "networking.istio.io/v1",
+            kind: "VirtualService",
+            metadata: meta(
+                release,
+                release.name,
+                { ...release.labels, "app.kubernetes.io/component": "routing" },
+                release.annotations,
+            ),
+            spec: { hosts: appHosts(release), gateways, http },
+        },
+    };
+}
+
+/** Plans every object of a validated release. */
+export function planRelease(release: ResolvedRelease): ReleasePlan {
+    const traffic = planTraffic(release);
+    const objects: PlannedObject[] = [...credentialObjects(release)];
+    for (const v of release.versions) {
+        objects.push(...(isKServe(release) ? [inferenceService(release, v)] : deploymentObjects(release, v)));
+    }
+    const nativeCanary = release.strategy === "kserve-canary";
+    if (!nativeCanary) {
+        objects.push(entryObject(release));
+        if (release.strategy === "blue-green" || release.strategy === "mirror") {
+            release.versions.forEach((v, i) => objects.push(weightConfig(release, v, traffic[i])));
+        }
+        objects.push(virtualService(release, traffic));
+    }
+    const hosts = nativeCanary ? [] : appHosts(release);
+    // With the native canary KServe owns the routing; its cluster-local address is the host.
+    const host = nativeCanary ? `${release.versions[0].name}.${release.namespace}.svc.cluster.local` : hosts[2];
+    return {
+        key: release.key,
+        name: release.name,
+        namespace: release.namespace,
+        environment: release.environment,
+        strategy: release.strategy,
+        host,
+        hosts,
+        traffic,
+        objects,
+    };
+}

@@ -1,0 +1,172 @@
+/**
+ * The release description: what a user writes under `releases.<name>` in stack config, and what
+ * the `ModelRelease` component takes. Plain data (no Pulumi inputs) so that it can be validated
+ * and planned before any resource is registered.
+ */
+
+/** Where the versions run. */
+export type Environment = "kserve" | "kserve-raw" | "kserve-modelmesh" | "deployment";
+
+/** How traffic is shared between versions. */
+export type Strategy = "none" | "blue-green" | "canary" | "mirror" | "kserve-canary";
+
+/** KServe inference protocol of the predictor. */
+export type ProtocolVersion = "v1" | "v2" | "grpc-v1" | "grpc-v2";
+
+/**
+ * Which names to write into `serving.kserve.io/deploymentMode`: `current` (KServe >= 0.16:
+ * Knative, Standard, ModelMesh) or `legacy` (KServe <= 0.15: Serverless, RawDeployment, ModelMesh).
+ */
+export type DeploymentModeNames = "current" | "legacy";
+
+/** An Istio StringMatch: exactly one of the three keys. */
+export interface StringMatch {
+    exact?: string;
+    prefix?: string;
+    regex?: string;
+}
+
+/** A subset of Istio's HTTPMatchRequest: the conditions a canary candidate can be selected by. */
+export interface HttpMatch {
+    /** Request headers (lower-case names) and how their values must match. */
+    headers?: Record<string, StringMatch>;
+    /** Headers that must be absent or not match. */
+    withoutHeaders?: Record<string, StringMatch>;
+    /** Query parameters and how their values must match. */
+    queryParams?: Record<string, StringMatch>;
+    /** Request path. */
+    uri?: StringMatch;
+    /** HTTP method. */
+    method?: StringMatch;
+    /** Only requests from workloads with these labels (mesh only). */
+    sourceLabels?: Record<string, string>;
+    /** Only requests from this namespace (mesh only). */
+    sourceNamespace?: string;
+    /** Match name, used in Istio's access logs. */
+    name?: string;
+}
+
+/** Model format of a KServe predictor. */
+export interface ModelFormat {
+    /** Framework name, e.g. `sklearn`. */
+    name: string;
+    /** Optional format version used to pick a runtime, e.g. `1` or `1.2`. */
+    version?: string;
+}
+
+/** One version of the model (or application). */
+export interface VersionArgs {
+    /** Object name; default `<app>-<index>` (for `kserve-canary`, the app name). */
+    name?: string;
+    /** Labels of this version's objects; they win over the app labels. */
+    labels?: Record<string, string>;
+    /** Annotations of this version's objects; they win over the app annotations. */
+    annotations?: Record<string, string>;
+    /** Where KServe loads the model from (gs://, s3://, pvc://, http(s)://, ...). */
+    storageUri?: string;
+    /** Container image (deployment environment; custom KServe predictors). */
+    image?: string;
+    /** Model format; overrides the app default. */
+    modelFormat?: string | ModelFormat;
+    /** ServingRuntime / ClusterServingRuntime name; overrides the app default. */
+    runtime?: string;
+    /** Inference protocol; overrides the app default. */
+    protocolVersion?: ProtocolVersion;
+    /** Container port (deployment) ; overrides the app default. */
+    port?: number;
+    /** Extra arguments for the model server container. */
+    args?: string[];
+    /** Relative weight (blue-green). Set it on every version or on none (equal split). */
+    weight?: number;
+    /** Requests that go to this candidate (canary); default: header `traffic: test`. */
+    match?: HttpMatch[];
+    /** Percentage of the primary's requests mirrored to this candidate (mirror); default 100. */
+    mirrorPercent?: number;
+    /** Escape hatch: the complete InferenceService `spec`, used as given. */
+    inferenceServiceSpec?: Record<string, unknown>;
+    /** Escape hatch: the complete Deployment `spec`, used as given. */
+    deploymentSpec?: Record<string, unknown>;
+    /** Escape hatch: the complete Service `spec`, used as given. */
+    serviceSpec?: Record<string, unknown>;
+}
+
+/** The split gateway for two-hop weighted routing to KServe predictors. */
+export interface SplitGateway {
+    /** Istio Gateway (`<namespace>/<name>`) the VirtualService binds to for the second hop. */
+    gateway: string;
+    /** Cluster host of that gateway's Service. */
+    service: string;
+}
+
+/** Routing knobs; every field has a default that matches a stock KServe + Istio install. */
+export interface RoutingArgs {
+    /** Extra Istio gateways (`<namespace>/<name>`); `mesh` is always included. */
+    gateways?: string[];
+    /** kserve / kserve-raw: where weighted splits take their second hop. */
+    splitGateway?: SplitGateway;
+    /** Target of the app's ExternalName Service (kserve, kserve-raw, deployment). */
+    entryTarget?: string;
+    /** kserve-modelmesh: the ModelMesh Serving Service. */
+    modelMesh?: {
+        /** Service name; default `modelmesh-serving`. */
+        service?: string;
+        /** Namespace of that Service; default the app namespace. */
+        namespace?: string;
+        /** gRPC port; default 8033. */
+        port?: number;
+    };
+}
+
+/** How long a version may take to become Ready before the update fails. */
+export interface ReadinessArgs {
+    /** Seconds; default 600. */
+    timeoutSeconds?: number;
+}
+
+/** Storage credentials the predictors use (a Secret and a ServiceAccount). */
+export interface StorageCredentialsArgs {
+    /** Secret data, e.g. AWS_ACCESS_KEY_ID. Set with `pulumi config set --secret --path`. */
+    data: Record<string, string>;
+    /** Annotations of the Secret, e.g. `serving.kserve.io/s3-endpoint`. */
+    annotations?: Record<string, string>;
+}
+
+/** A model release: an application, its versions and how traffic reaches them. */
+export interface ReleaseArgs {
+    /** Application name; default the release (component) name. */
+    name?: string;
+    /** Namespace of every object; default the provider's namespace (`default`). */
+    namespace?: string;
+    /** Where the versions run. */
+    environment: Environment;
+    /** How traffic is shared; default `none` with one version, `blue-green` with more. */
+    strategy?: Strategy;
+    /** Labels merged into every object. */
+    labels?: Record<string, string>;
+    /** Annotations merged into every object. */
+    annotations?: Record<string, string>;
+    /** Default model format for the versions. */
+    modelFormat?: string | ModelFormat;
+    /** Default ServingRuntime for the versions. */
+    runtime?: string;
+    /** Default inference protocol for the versions. */
+    protocolVersion?: ProtocolVersion;
+    /** Default container port (deployment); default 80. */
+    port?: number;
+    /** Default image for the versions. */
+    image?: string;
+    /** The versions; the first is the primary. */
+    versions: VersionArgs[];
+    /** kserve-canary: percent of traffic for the latest revision; omit to promote. */
+    canaryTrafficPercent?: number;
+    /** kserve-canary: add `latest`/`prev` tag routes (`serving.kserve.io/enable-tag-routing`). */
+    tagRouting?: boolean;
+    /** Deployment mode names to write; default `current`. */
+    deploymentModeNames?: DeploymentModeNames;
+    /** Routing knobs. */
+    routing?: RoutingArgs;
+    /** Readiness gate. */
+    readiness?: ReadinessArgs;
+    /** Storage credentials for the predictors. */
+    storageCredentials?: StorageCredentialsArgs;
+}
