@@ -57,17 +57,9 @@ export class ModelRelease extends pulumi.ComponentResource {
         this.plan = plan;
 
         const created: Record<string, pulumi.CustomResource> = {};
-        const byRole = (roles: PlannedObject["role"][]): pulumi.Resource[] =>
-            plan.objects.filter((o) => roles.includes(o.role)).map((o) => created[o.id]);
+        // The plan lists objects after the objects they depend on.
         for (const object of plan.objects) {
-            const dependsOn =
-                object.role === "workload"
-                    ? byRole(["credentials"])
-                    : object.role === "weight-config"
-                      ? byRole(["workload", "service"])
-                      : object.role === "routing"
-                        ? byRole(["workload", "service", "entry"])
-                        : [];
+            const dependsOn = object.dependsOn.map((id) => created[id]);
             created[object.id] = this.createObject(object, args, dependsOn);
         }
         this.resources = created;

@@ -26,6 +26,8 @@ export interface PlannedObject {
     podSpec?: PodSpec;
     /** Keys of `manifest` that hold secret values (filled in by the component). */
     secretKeys?: string[];
+    /** Ids of objects that must be created or updated (and Ready) before this one. */
+    dependsOn: string[];
 }
 
 export interface Manifest {
@@ -189,6 +191,7 @@ function inferenceService(release: ResolvedRelease, v: ResolvedVersion): Planned
     }
     return {
         id: `InferenceService/${v.name}`,
+        dependsOn: [],
         role: "workload",
         version: v.name,
         manifest: {
@@ -218,6 +221,7 @@ function deploymentObjects(release: ResolvedRelease, v: ResolvedVersion): Planne
     }
     const deployment: PlannedObject = {
         id: `Deployment/${v.name}`,
+        dependsOn: [],
         role: "workload",
         version: v.name,
         manifest: {
@@ -239,6 +243,7 @@ function deploymentObjects(release: ResolvedRelease, v: ResolvedVersion): Planne
     }
     const service: PlannedObject = {
         id: `Service/${v.name}`,
+        dependsOn: [],
         role: "service",
         version: v.name,
         manifest: {
@@ -265,6 +270,7 @@ function credentialObjects(release: ResolvedRelease): PlannedObject[] {
     return [
         {
             id: `Secret/${name}`,
+            dependsOn: [],
             role: "credentials",
             manifest: {
                 apiVersion: "v1",
@@ -279,6 +285,7 @@ function credentialObjects(release: ResolvedRelease): PlannedObject[] {
         },
         {
             id: `ServiceAccount/${name}`,
+            dependsOn: [],
             role: "credentials",
             manifest: {
                 apiVersion: "v1",
@@ -302,6 +309,7 @@ function weightConfig(release: ResolvedRelease, v: ResolvedVersion, row: Traffic
     const name = `${v.name}-weight-config`;
     return {
         id: `ConfigMap/${name}`,
+        dependsOn: [],
         role: "weight-config",
         version: v.name,
         manifest: {
@@ -328,6 +336,7 @@ function entryObject(release: ResolvedRelease): PlannedObject {
     if (release.environment === "kserve-modelmesh") {
         return {
             id: `ServiceEntry/${release.name}`,
+            dependsOn: [],
             role: "entry",
             manifest: {
                 apiVersion: "networking.istio.io/v1",
@@ -345,6 +354,7 @@ function entryObject(release: ResolvedRelease): PlannedObject {
     }
     return {
         id: `Service/${release.name}`,
+        dependsOn: [],
         role: "entry",
         manifest: {
             apiVersion: "v1",
@@ -504,6 +514,7 @@ function virtualService(release: ResolvedRelease, traffic: TrafficRow[]): Planne
     }
     return {
         id: `VirtualService/${release.name}`,
+        dependsOn: [],
         role: "routing",
         manifest: {
             apiVersion: "networking.istio.io/v1",
@@ -519,6 +530,20 @@ function virtualService(release: ResolvedRelease, traffic: TrafficRow[]): Planne
     };
 }
 
+/**
+ * Which roles an object waits for. Routing and weight config wait for every version, so traffic
+ * only moves once the versions it goes to are Ready, and on removal the routing is updated
+ * before the removed version is deleted (Pulumi deletes dependents first).
+ */
+const WAITS_FOR: Record<ObjectRole, ObjectRole[]> = {
+    credentials: [],
+    workload: ["credentials"],
+    service: [],
+    entry: [],
+    "weight-config": ["workload", "service"],
+    routing: ["workload", "service", "entry"],
+};
+
 /** Plans every object of a validated release. */
 export function planRelease(release: ResolvedRelease): ReleasePlan {
     const traffic = planTraffic(release);
@@ -533,6 +558,9 @@ export function planRelease(release: ResolvedRelease): ReleasePlan {
             release.versions.forEach((v, i) => objects.push(weightConfig(release, v, traffic[i])));
         }
         objects.push(virtualService(release, traffic));
+    }
+    for (const object of objects) {
+        object.dependsOn = objects.filter((o) => WAITS_FOR[object.role].includes(o.role)).map((o) => o.id);
     }
     const hosts = nativeCanary ? [] : appHosts(release);
     // With the native canary KServe owns the routing; its cluster-local address is the host.

@@ -121,6 +121,12 @@ export interface RoutingArgs {
 export interface ReadinessArgs {
     /** Seconds; default 600. */
     timeoutSeconds?: number;
+    /**
+     * Deployments: `rollout` (default) waits with the provider's Deployment await logic;
+     * `available` waits for the Available condition only (`pulumi.com/waitFor`), for clusters
+     * where pods cannot be observed.
+     */
+    deployment?: "rollout" | "available";
 }
 
 /** Storage credentials the predictors use (a Secret and a ServiceAccount). */
