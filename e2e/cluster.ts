@@ -1,0 +1,315 @@
+/**
+ * A local Kubernetes control plane for the end-to-end tests and the demo: etcd and kube-apiserver
+ * on loopback with free ports and a temporary directory, the real KServe and Istio CRDs installed
+ * server-side, and a kubeconfig. No controllers run: the caller plays them (see kserveStub.ts).
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import * as fs from "node:fs";
+import * as https from "node:https";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+
+import { parseAllDocuments } from "yaml";
+
+/** Where the real CRD files are: `../shared/crds` beside the checkout (never copied into it). */
+export const SHARED_CRDS = path.resolve(
+    process.env.MODEL_RELEASE_SHARED ?? path.join(__dirname, "..", "..", "shared"),
+    "crds",
+);
+
+/** The CRD files the tests need, relative to SHARED_CRDS. */
+const CRD_FILES = [
+    "kserve/serving.kserve.io_inferenceservices.yaml",
+    "kserve/serving.kserve.io_servingruntimes.yaml",
+    "kserve/serving.kserve.io_clusterservingruntimes.yaml",
+    "istio/crd-all.gen.yaml",
+];
+
+export interface KubeResponse<T = unknown> {
+    status: number;
+    body: T;
+}
+
+async function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.unref();
+        server.on("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const address = server.address() as net.AddressInfo;
+            server.close(() => resolve(address.port));
+        });
+    });
+}
+
+function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export class LocalCluster {
+    /** Path of a kubeconfig for this cluster (token auth, loopback). */
+    readonly kubeconfig: string;
+    readonly server: string;
+    private readonly token = "model-release-e2e-token";
+    private readonly processes: ChildProcess[] = [];
+    private readonly logs: string[] = [];
+
+    private constructor(
+        private readonly dir: string,
+        private readonly apiPort: number,
+        private readonly etcdPort: number,
+        private readonly peerPort: number,
+        private readonly bin: string,
+    ) {
+        this.server = `https://127.0.0.1:${apiPort}`;
+        this.kubeconfig = path.join(dir, "kubeconfig");
+    }
+
+    /** Starts etcd and kube-apiserver from `bin`, waits until ready and installs the CRDs. */
+    static async start(bin: string, options: { crds?: boolean } = {}): Promise<LocalCluster> {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "model-release-cluster-"));
+        const cluster = new LocalCluster(dir, await freePort(), await freePort(), await freePort(), bin);
+        try {
+            await cluster.boot();
+            if (options.crds ?? true) {
+                await cluster.installCrds();
+            }
+        } catch (error) {
+            await cluster.stop();
+            throw error;
+        }
+        return cluster;
+    }
+
+    private spawnLogged(name: string, args: string[]): ChildProcess {
+        const child = spawn(path.join(this.bin, name), args, { stdio: ["ignore", "pipe", "pipe"] });
+        const keep = (chunk: Buffer) => {
+            this.logs.push(`[${name}] ${chunk.toString()}`);
+            if (this.logs.length > 400) this.logs.splice(0, this.logs.length - 400);
+        };
+        child.stdout?.on("data", keep);
+        child.stderr?.on("data", keep);
+        this.processes.push(child);
+        return child;
+    }
+
+    /** The last lines the control plane printed, for failure messages. */
+    recentLogs(lines = 40): string {
+        return this.logs.join("").split("\n").slice(-lines).join("\n");
+    }
+
+    private async boot(): Promise<void> {
+        const etcdUrl = `http://127.0.0.1:${this.etcdPort}`;
+        const peerUrl = `http://127.0.0.1:${this.peerPort}`;
+        this.spawnLogged("etcd", [
+            "--name=default",
+            `--data-dir=${path.join(this.dir, "etcd")}`,
+            `--listen-client-urls=${etcdUrl}`,
+            `--advertise-client-urls=${etcdUrl}`,
+            `--listen-peer-urls=${peerUrl}`,
+            `--initial-advertise-peer-urls=${peerUrl}`,
+            `--initial-cluster=default=${peerUrl}`,
+            "--unsafe-no-fsync=true",
+            "--log-level=warn",
+        ]);
+
+        const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+        const keyFile = path.join(this.dir, "sa.key");
+        fs.writeFileSync(keyFile, privateKey.export({ type: "pkcs1", format: "pem" }));
+        const tokenFile = path.join(this.dir, "tokens.csv");
+        fs.writeFileSync(tokenFile, `${this.token},admin,admin,"system:masters"\n`);
+        const certDir = path.join(this.dir, "certs");
+        fs.mkdirSync(certDir);
+        this.spawnLogged("kube-apiserver", [
+            `--etcd-servers=${etcdUrl}`,
+            `--secure-port=${this.apiPort}`,
+            "--bind-address=127.0.0.1",
+            // No default route here; a loopback advertise address needs the reconciler off.
+            "--advertise-address=127.0.0.1",
+            "--endpoint-reconciler-type=none",
+            `--cert-dir=${certDir}`,
+            `--service-account-issuer=https://127.0.0.1:${this.apiPort}`,
+            `--service-account-key-file=${keyFile}`,
+            `--service-account-signing-key-file=${keyFile}`,
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--authorization-mode=AlwaysAllow",
+            `--token-auth-file=${tokenFile}`,
+            // The ServiceAccount admission plugin waits for a controller that does not run.
+            "--disable-admission-plugins=ServiceAccount",
+            // Foreground deletes would wait for a garbage collector that does not run.
+            "--enable-garbage-collector=false",
+            "--allow-privileged=true",
+        ]);
+
+        fs.writeFileSync(
+            this.kubeconfig,
+            [
+                "apiVersion: v1",
+                "kind: Config",
+                "clusters:",
+                "- name: local",
+                "  cluster:",
+                `    server: ${this.server}`,
+                "    insecure-skip-tls-verify: true",
+                "users:",
+                "- name: admin",
+                "  user:",
+                `    token: ${this.token}`,
+                "contexts:",
+                "- name: local",
+                "  context: {cluster: local, user: admin, namespace: default}",
+                "current-context: local",
+                "",
+            ].join("\n"),
+        );
+
+        const deadline = Date.now() + 120_000;
+        for (;;) {
+            for (const child of this.processes) {
+                if (child.exitCode !== null) {
+                    throw new Error(`control plane process exited (${child.exitCode}):\n${this.recentLogs()}`);
+                }
+            }
+            try {
+                const ready = await this.request("GET", "/readyz");
+                const ns = await this.request("GET", "/api/v1/namespaces/default");
+                if (ready.status === 200 && ns.status === 200) {
+                    return;
+                }
+            } catch {
+                // not listening yet
+            }
+            if (Date.now() > deadline) {
+                throw new Error(`kube-apiserver did not become ready in 120s:\n${this.recentLogs()}`);
+            }
+            await sleep(250);
+        }
+    }
+
+    /** Installs the real KServe and Istio CRDs server-side and waits until they are established. */
+    async installCrds(): Promise<string[]> {
+        const names: string[] = [];
+        for (const file of CRD_FILES) {
+            const full = path.join(SHARED_CRDS, file);
+            if (!fs.existsSync(full)) {
+                throw new Error(`missing CRD file ${full}: the end-to-end tests need ../shared/crds`);
+            }
+            for (const doc of parseAllDocuments(fs.readFileSync(full, "utf8"))) {
+                const crd = doc.toJS() as { kind?: string; metadata?: { name?: string } } | null;
+                if (!crd || crd.kind !== "CustomResourceDefinition" || !crd.metadata?.name) {
+                    continue;
+                }
+                // Server-side apply: the InferenceService CRD is too large for client-side apply.
+                const res = await this.request(
+                    "PATCH",
+                    `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}?fieldManager=model-release-e2e&force=true`,
+                    crd,
+                    "application/apply-patch+yaml",
+                );
+                if (res.status >= 300) {
+                    throw new Error(
+                        `installing CRD ${crd.metadata.name} failed (${res.status}): ${JSON.stringify(res.body)}`,
+                    );
+                }
+                names.push(crd.metadata.name);
+            }
+        }
+        const deadline = Date.now() + 60_000;
+        for (const name of names) {
+            for (;;) {
+                const res = await this.request<{ status?: { conditions?: { type: string; status: string }[] } }>(
+                    "GET",
+                    `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`,
+                );
+                if (res.body.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) {
+                    break;
+                }
+                if (Date.now() > deadline) {
+                    throw new Error(`CRD ${name} not established in 60s`);
+                }
+                await sleep(100);
+            }
+        }
+        return names;
+    }
+
+    /** A raw API request with the cluster's token. Bodies are JSON. */
+    request<T = unknown>(
+        method: string,
+        urlPath: string,
+        body?: unknown,
+        contentType = "application/json",
+    ): Promise<KubeResponse<T>> {
+        const payload = body === undefined ? undefined : JSON.stringify(body);
+        return new Promise((resolve, reject) => {
+            const req = https.request(
+                {
+                    host: "127.0.0.1",
+                    port: this.apiPort,
+                    path: urlPath,
+                    method,
+                    rejectUnauthorized: false,
+                    headers: {
+                        Authorization: `Bearer ${this.token}`,
+                        Accept: "application/json",
+                        ...(payload === undefined
+                            ? {}
+                            : { "Content-Type": contentType, "Content-Length": Buffer.byteLength(payload) }),
+                    },
+                },
+                (res) => {
+                    const chunks: Buffer[] = [];
+                    res.on("data", (c: Buffer) => chunks.push(c));
+                    res.on("end", () => {
+                        const text = Buffer.concat(chunks).toString();
+                        let parsed: unknown = text;
+                        try {
+                            parsed = text.length > 0 ? JSON.parse(text) : undefined;
+                        } catch {
+                            // plain text (e.g. /readyz)
+                        }
+                        resolve({ status: res.statusCode ?? 0, body: parsed as T });
+                    });
+                },
+            );
+            req.on("error", reject);
+            req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${urlPath} timed out`)));
+            if (payload !== undefined) req.write(payload);
+            req.end();
+        });
+    }
+
+    /** GETs an object; undefined when it does not exist. */
+    async get<T = Record<string, unknown>>(urlPath: string): Promise<T | undefined> {
+        const res = await this.request<T>("GET", urlPath);
+        if (res.status === 404) return undefined;
+        if (res.status !== 200) throw new Error(`GET ${urlPath}: ${res.status} ${JSON.stringify(res.body)}`);
+        return res.body;
+    }
+
+    /** Creates a namespace. */
+    async createNamespace(name: string): Promise<void> {
+        const res = await this.request("POST", "/api/v1/namespaces", {
+            apiVersion: "v1",
+            kind: "Namespace",
+            metadata: { name },
+        });
+        if (res.status !== 201 && res.status !== 409) {
+            throw new Error(`creating namespace ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+        }
+    }
+
+    /** Stops the processes and removes the temporary directory. */
+    async stop(): Promise<void> {
+        for (const child of this.processes.reverse()) {
+            if (child.exitCode === null && child.signalCode === null) {
+                child.kill("SIGTERM");
+                await Promise.race([new Promise((resolve) => child.once("exit", resolve)), sleep(5000)]);
+                if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+            }
+        }
+        fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+}

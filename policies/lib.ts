@@ -1,0 +1,236 @@
+/**
+ * Helpers shared by the rules: reading Istio, KServe and Kubernetes objects from resource
+ * properties. Independent of the component's planner on purpose: the rules check what reaches
+ * the cluster, whoever wrote it.
+ */
+
+export const VIRTUAL_SERVICE_TYPES = [
+    "kubernetes:networking.istio.io/v1:VirtualService",
+    "kubernetes:networking.istio.io/v1beta1:VirtualService",
+    "kubernetes:networking.istio.io/v1alpha3:VirtualService",
+];
+export const INFERENCE_SERVICE_TYPE = "kubernetes:serving.kserve.io/v1beta1:InferenceService";
+export const CONFIG_MAP_TYPE = "kubernetes:core/v1:ConfigMap";
+export const SERVICE_TYPE = "kubernetes:core/v1:Service";
+export const DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment";
+
+/** Annotations that gate a workload on readiness (the provider's await logic). */
+export const WAIT_FOR = "pulumi.com/waitFor";
+export const SKIP_AWAIT = "pulumi.com/skipAwait";
+export const DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode";
+
+export type Json = Record<string, unknown>;
+
+export interface Destination {
+    destination?: { host?: string; port?: { number?: number } };
+    weight?: unknown;
+    headers?: { request?: { set?: Record<string, string>; add?: Record<string, string> } };
+}
+
+export interface HttpRoute {
+    name?: string;
+    match?: Json[];
+    route?: Destination[];
+    rewrite?: { authority?: string };
+    mirror?: { host?: string; port?: { number?: number } };
+    mirrors?: Json[];
+    mirrorPercentage?: { value?: unknown };
+    mirrorPercent?: unknown;
+}
+
+export interface ObjectMeta {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+}
+
+export function isObject(value: unknown): value is Json {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function metadataOf(props: Json): ObjectMeta {
+    return isObject(props.metadata) ? (props.metadata as ObjectMeta) : {};
+}
+
+/** `<namespace>/<name>` of an object, for messages. */
+export function objectName(props: Json, fallback: string): string {
+    const meta = metadataOf(props);
+    return meta.name ? `${meta.namespace ?? "default"}/${meta.name}` : fallback;
+}
+
+export function isVirtualService(type: string): boolean {
+    return VIRTUAL_SERVICE_TYPES.includes(type);
+}
+
+/** The HTTP routes of a VirtualService's props (empty when unknown). */
+export function httpRoutes(props: Json): HttpRoute[] {
+    const spec = isObject(props.spec) ? props.spec : {};
+    return Array.isArray(spec.http) ? (spec.http as HttpRoute[]) : [];
+}
+
+export function hostsOf(props: Json): string[] {
+    const spec = isObject(props.spec) ? props.spec : {};
+    return Array.isArray(spec.hosts) ? (spec.hosts as string[]) : [];
+}
+
+/** How a route is named in messages: its name, else its index. */
+export function routeLabel(route: HttpRoute, index: number): string {
+    return route.name ? `route "${route.name}"` : `route #${index}`;
+}
+
+/** Headers set on a request, case-insensitively. */
+export function requestHeader(d: Destination, name: string): string | undefined {
+    const sets = { ...(d.headers?.request?.add ?? {}), ...(d.headers?.request?.set ?? {}) };
+    const key = Object.keys(sets).find((k) => k.toLowerCase() === name.toLowerCase());
+    return key === undefined ? undefined : sets[key];
+}
+
+/** The deployment mode of an InferenceService, normalized to Knative, Standard or ModelMesh. */
+export function deploymentMode(props: Json): "Knative" | "Standard" | "ModelMesh" | undefined {
+    const value = metadataOf(props).annotations?.[DEPLOYMENT_MODE];
+    switch (value) {
+        case "Knative":
+        case "Serverless":
+            return "Knative";
+        case "Standard":
+        case "RawDeployment":
+            return "Standard";
+        case "ModelMesh":
+            return "ModelMesh";
+        default:
+            return undefined;
+    }
+}
+
+/** The predictor of an InferenceService's props. */
+export function predictorOf(props: Json): Json {
+    const spec = isObject(props.spec) ? props.spec : {};
+    return isObject(spec.predictor) ? spec.predictor : {};
+}
+
+/** Every storageUri an InferenceService predictor names. */
+export function storageUrisOf(props: Json): string[] {
+    const predictor = predictorOf(props);
+    const uris: string[] = [];
+    for (const value of Object.values(predictor)) {
+        if (isObject(value) && typeof value.storageUri === "string") {
+            uris.push(value.storageUri);
+        }
+    }
+    return uris;
+}
+
+export function isPercent(value: unknown): value is number {
+    return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 100;
+}
+
+/** Whether a host is one KServe owns for an InferenceService in a namespace. */
+export function kserveOwnedHosts(isvc: string, namespace: string): string[] {
+    const names = [isvc, `${isvc}-predictor`];
+    return names.flatMap((n) => [`${n}.${namespace}`, `${n}.${namespace}.svc`, `${n}.${namespace}.svc.cluster.local`]);
+}
+
+/** A version object a route can send traffic to. */
+export interface Workload {
+    kind: "InferenceService" | "Service";
+    namespace: string;
+    name: string;
+}
+
+/** Where a destination sends requests: a version object, another pass through this VS, or unknown. */
+export type Resolution =
+    { kind: "workload"; workload: Workload } | { kind: "hop" } | { kind: "unresolved"; what: string };
+
+const SVC_HOST = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.svc(\.cluster\.local)?)?$/;
+
+function hostName(host: string, defaultNamespace: string): { name: string; namespace: string } | undefined {
+    if (!host.includes(".")) return { name: host, namespace: defaultNamespace };
+    const m = SVC_HOST.exec(host);
+    return m ? { name: m[1], namespace: m[3] } : undefined;
+}
+
+function fromServiceHost(host: string, namespace: string): Workload | undefined {
+    const parsed = hostName(host, namespace);
+    if (!parsed) return undefined;
+    const predictor = /^(.*)-predictor$/.exec(parsed.name);
+    return predictor
+        ? { kind: "InferenceService", namespace: parsed.namespace, name: predictor[1] }
+        : { kind: "Service", namespace: parsed.namespace, name: parsed.name };
+}
+
+/**
+ * Resolves a destination of a VirtualService in `namespace` with `hosts`: ModelMesh routes by
+ * the `mm-vmodel-id` header, Knative routes by the Host header (`<isvc>-predictor.<ns>...`), a
+ * split hop sets Host to one of the VirtualService's own hosts, anything else by destination host.
+ */
+export function resolveDestination(
+    namespace: string,
+    hosts: string[],
+    d: { destination?: { host?: string } } & Destination,
+): Resolution {
+    const modelId = requestHeader(d, "mm-vmodel-id");
+    if (modelId !== undefined) {
+        return { kind: "workload", workload: { kind: "InferenceService", namespace, name: modelId } };
+    }
+    const host = requestHeader(d, "host") ?? requestHeader(d, ":authority");
+    if (host !== undefined) {
+        if (hosts.includes(host)) return { kind: "hop" };
+        const workload = fromServiceHost(host, namespace);
+        return workload ? { kind: "workload", workload } : { kind: "unresolved", what: `Host ${host}` };
+    }
+    const target = d.destination?.host;
+    if (!target) return { kind: "unresolved", what: "a destination without host" };
+    const workload = fromServiceHost(target, namespace);
+    return workload ? { kind: "workload", workload } : { kind: "unresolved", what: target };
+}
+
+/** The version a destination answers as (its `app-version` response header). */
+export function versionOf(
+    d: Destination & { headers?: { response?: { set?: Record<string, string>; add?: Record<string, string> } } },
+): string | undefined {
+    const response = { ...(d.headers?.response?.add ?? {}), ...(d.headers?.response?.set ?? {}) };
+    return response["app-version"];
+}
+
+/** Percent of unmatched requests each version gets, from the default route of a VirtualService. */
+export function defaultRoutePercents(props: Json): Map<string, number> {
+    const percents = new Map<string, number>();
+    const route = httpRoutes(props).find((r) => !Array.isArray(r.match) || r.match.length === 0);
+    const destinations = route?.route ?? [];
+    for (const d of destinations) {
+        const version = versionOf(d);
+        if (version === undefined) continue;
+        const weight =
+            destinations.length === 1 && d.weight === undefined ? 100 : typeof d.weight === "number" ? d.weight : 0;
+        percents.set(version, (percents.get(version) ?? 0) + weight);
+    }
+    return percents;
+}
+
+/** `<namespace>/<name>` key. */
+export function keyOf(namespace: string | undefined, name: string | undefined): string {
+    return `${namespace ?? "default"}/${name ?? ""}`;
+}
+
+/** Versions a VirtualService routes or mirrors to (by `app-version` header or mirror target name). */
+export function versionsNamed(props: Json): Set<string> {
+    const namespace = metadataOf(props).namespace ?? "default";
+    const names = new Set<string>();
+    for (const route of httpRoutes(props)) {
+        for (const d of route.route ?? []) {
+            const v = versionOf(d);
+            if (v !== undefined) names.add(v);
+        }
+        const mirrored = mirrorTarget(route, namespace, hostsOf(props));
+        if (mirrored !== undefined) names.add(mirrored);
+    }
+    return names;
+}
+
+/** Name of the version object a route mirrors to. */
+export function mirrorTarget(route: HttpRoute, namespace: string, hosts: string[]): string | undefined {
+    if (!route.mirror) return undefined;
+    const res = resolveDestination(namespace, hosts, { destination: route.mirror });
+    return res.kind === "workload" ? res.workload.name : undefined;
+}

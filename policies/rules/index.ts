@@ -1,0 +1,69 @@
+import { Policies } from "@pulumi/policy";
+
+import { allowedNamespaces } from "./allowedNamespaces";
+import { isvcCanaryTrafficPercent } from "./isvcCanaryTrafficPercent";
+import { isvcDeploymentMode } from "./isvcDeploymentMode";
+import { isvcReadinessGate } from "./isvcReadinessGate";
+import { isvcStorageUri } from "./isvcStorageUri";
+import { maxCandidatePercent } from "./maxCandidatePercent";
+import { noTrafficWithoutReadinessGate } from "./noTrafficWithoutReadinessGate";
+import { requiredLabels } from "./requiredLabels";
+import { uniqueHosts } from "./uniqueHosts";
+import { vsAuthorityOnce } from "./vsAuthorityOnce";
+import { vsDestinationsResolve } from "./vsDestinationsResolve";
+import { vsMirrorExclusive } from "./vsMirrorExclusive";
+import { vsMirrorPercentage } from "./vsMirrorPercentage";
+import { vsMirrorTarget } from "./vsMirrorTarget";
+import { vsRouteOrder } from "./vsRouteOrder";
+import { vsSingleDestinationWeight } from "./vsSingleDestinationWeight";
+import { vsWeightRange } from "./vsWeightRange";
+import { vsWeightSum } from "./vsWeightSum";
+import { weightConfigAgrees } from "./weightConfigAgrees";
+import { weightConfigPercent } from "./weightConfigPercent";
+
+export {
+    allowedNamespaces,
+    isvcCanaryTrafficPercent,
+    isvcDeploymentMode,
+    isvcReadinessGate,
+    isvcStorageUri,
+    maxCandidatePercent,
+    noTrafficWithoutReadinessGate,
+    requiredLabels,
+    uniqueHosts,
+    vsAuthorityOnce,
+    vsDestinationsResolve,
+    vsMirrorExclusive,
+    vsMirrorPercentage,
+    vsMirrorTarget,
+    vsRouteOrder,
+    vsSingleDestinationWeight,
+    vsWeightRange,
+    vsWeightSum,
+    weightConfigAgrees,
+    weightConfigPercent,
+};
+
+/** Every rule of the pack, resource rules first. */
+export const allPolicies: Policies = [
+    vsWeightRange,
+    vsWeightSum,
+    vsSingleDestinationWeight,
+    vsMirrorPercentage,
+    vsMirrorTarget,
+    vsMirrorExclusive,
+    vsAuthorityOnce,
+    vsRouteOrder,
+    isvcCanaryTrafficPercent,
+    isvcDeploymentMode,
+    isvcStorageUri,
+    isvcReadinessGate,
+    weightConfigPercent,
+    vsDestinationsResolve,
+    weightConfigAgrees,
+    noTrafficWithoutReadinessGate,
+    uniqueHosts,
+    maxCandidatePercent,
+    allowedNamespaces,
+    requiredLabels,
+];

@@ -1,0 +1,41 @@
+import { ResourceValidationPolicy } from "@pulumi/policy";
+
+import { INFERENCE_SERVICE_TYPE, deploymentMode, objectName, storageUrisOf } from "../lib";
+
+const KSERVE = [
+    "gs",
+    "s3",
+    "pvc",
+    "file",
+    "http",
+    "https",
+    "hdfs",
+    "webhdfs",
+    "oci",
+    "oci+native",
+    "oci+fetch",
+    "hf",
+    "modelscope",
+];
+const MODELMESH = ["s3", "gs", "pvc", "http", "https"];
+
+/** The storageUri scheme is one the InferenceService's mode can load. */
+export const isvcStorageUri: ResourceValidationPolicy = {
+    name: "isvc-storage-uri",
+    description:
+        "InferenceService storageUri schemes are ones its deployment mode can load (ModelMesh: s3, gs, pvc, http(s)).",
+    enforcementLevel: "mandatory",
+    validateResource: (args, reportViolation) => {
+        if (args.type !== INFERENCE_SERVICE_TYPE) return;
+        const modelMesh = deploymentMode(args.props) === "ModelMesh";
+        const allowed = modelMesh ? MODELMESH : KSERVE;
+        for (const uri of storageUrisOf(args.props)) {
+            const scheme = /^([a-z][a-z0-9+.-]*):\/\//.exec(uri)?.[1];
+            if (scheme === undefined || !allowed.includes(scheme)) {
+                reportViolation(
+                    `InferenceService ${objectName(args.props, args.name)} loads ${JSON.stringify(uri)}, which ${modelMesh ? "ModelMesh" : "KServe"} cannot load; use ${allowed.map((s) => `${s}://`).join(", ")}.`,
+                );
+            }
+        }
+    },
+};

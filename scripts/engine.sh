@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Builds, or reuses, the engine pieces the end-to-end tests and the demo run on, from the pinned
+# Go modules under tools/ (the Go module proxy is the only source reachable here):
+#   pulumi                          Pulumi CLI, same release as the @pulumi/pulumi npm package
+#   pulumi-resource-kubernetes      Kubernetes provider, same release as @pulumi/kubernetes
+#   pulumi-analyzer-policy-nodejs   starts a Node.js policy pack (the engine's fallback when no
+#                                   pulumi-language-nodejs is installed; see README)
+#   kube-apiserver, etcd            the local control plane
+# Binaries go to a cache outside the checkout, keyed by the pinned versions, so a fresh clone
+# (CI) reuses them; Go's module and build caches are reused the same way.
+#
+# Usage: scripts/engine.sh            build what is missing, print progress, then the bin dir
+#        scripts/engine.sh --bin      print the bin dir only (exit 1 if anything is missing)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${MODEL_RELEASE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/model-release}
+
+PULUMI_VERSION=3.248.0
+KUBERNETES_PROVIDER_VERSION=4.25.0
+KUBERNETES_VERSION=1.35.4
+ETCD_VERSION=3.6.14
+
+KEY=$(cat "$ROOT"/tools/*/go.mod "$ROOT"/tools/*/go.sum "$ROOT/scripts/engine.sh" | sha256sum | cut -c1-12)
+BIN="$CACHE/engine-$KEY/bin"
+PIECES=(pulumi pulumi-resource-kubernetes pulumi-analyzer-policy-nodejs kube-apiserver etcd)
+
+missing() {
+    local piece
+    for piece in "${PIECES[@]}"; do
+        [[ -x "$BIN/$piece" ]] || echo "$piece"
+    done
+}
+
+if [[ "${1:-}" == "--bin" ]]; then
+    if [[ -n "$(missing)" ]]; then
+        echo "engine pieces missing in $BIN: $(missing | tr '\n' ' ')(run scripts/engine.sh)" >&2
+        exit 1
+    fi
+    echo "$BIN"
+    exit 0
+fi
+
+log() { echo "[engine] $*" >&2; }
+fail() {
+    echo "[engine] ERROR: $*" >&2
+    exit 1
+}
+
+command -v go >/dev/null || fail "Go is not installed; the engine is built from Go modules (Go >= 1.26 needed)"
+command -v node >/dev/null || fail "Node.js is not installed"
+
+# The npm packages must ask for exactly the versions built here.
+npm_version() { node -p "require('$ROOT/package.json').dependencies['$1']"; }
+[[ "$(npm_version @pulumi/pulumi)" == "$PULUMI_VERSION" ]] ||
+    fail "package.json pins @pulumi/pulumi $(npm_version @pulumi/pulumi) but the engine builds $PULUMI_VERSION"
+[[ "$(npm_version @pulumi/kubernetes)" == "$KUBERNETES_PROVIDER_VERSION" ]] ||
+    fail "package.json pins @pulumi/kubernetes $(npm_version @pulumi/kubernetes) but the engine builds $KUBERNETES_PROVIDER_VERSION"
+
+mkdir -p "$BIN"
+export CGO_ENABLED=0 GOFLAGS=-mod=mod
+START=$(date +%s)
+
+build() { # build <piece> <module dir> <package> <ldflags>
+    local piece=$1 dir=$2 pkg=$3 ldflags=$4 t0
+    if [[ -x "$BIN/$piece" ]]; then
+        log "$piece: cached"
+        return
+    fi
+    t0=$(date +%s)
+    log "$piece: building $pkg (first build takes minutes; Go caches make later ones fast)"
+    (cd "$ROOT/tools/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$BIN/$piece.tmp" "$pkg") ||
+        fail "$piece: go build failed (is the Go module proxy reachable?)"
+    mv "$BIN/$piece.tmp" "$BIN/$piece"
+    log "$piece: built in $(($(date +%s) - t0))s"
+}
+
+# 1. Pulumi CLI. The version must be linked in: the Automation API parses `pulumi version`.
+if [[ ! -x "$BIN/pulumi" ]] && command -v pulumi >/dev/null && [[ "$(pulumi version 2>/dev/null)" == "v$PULUMI_VERSION" ]]; then
+    log "pulumi: using $(command -v pulumi) (v$PULUMI_VERSION)"
+    ln -sf "$(command -v pulumi)" "$BIN/pulumi"
+fi
+build pulumi pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION"
+
+# 2. Kubernetes provider. Its module zip lacks two gitignored files that main.go embeds
+# (schema-embed.json, terraform-mapping-embed.json); they are the committed schema.json with the
+# version set and terraform-mapping.json minified, written here into a copy of the module.
+if [[ ! -x "$BIN/pulumi-resource-kubernetes" ]]; then
+    module=$(sed -n 's/^require \(github.com\/pulumi\/pulumi-kubernetes\/provider\/v4\) \(.*\)$/\1@\2/p' "$ROOT/tools/kubernetes-provider/go.mod")
+    [[ -n "$module" ]] || fail "cannot read the provider version from tools/kubernetes-provider/go.mod"
+    log "pulumi-resource-kubernetes: preparing $module"
+    dir=$(cd "$ROOT/tools/kubernetes-provider" && GOFLAGS= go mod download -json "$module" | node -p 'JSON.parse(require("fs").readFileSync(0, "utf8")).Dir') ||
+        fail "cannot download $module from the Go module proxy"
+    src="$ROOT/tools/kubernetes-provider/provider-src"
+    rm -rf "$src"
+    cp -r "$dir" "$src"
+    chmod -R u+w "$src"
+    (cd "$src/cmd/pulumi-resource-kubernetes" && KUBERNETES_PROVIDER_VERSION=$KUBERNETES_PROVIDER_VERSION node -e '
+        const fs = require("fs");
+        const schema = JSON.parse(fs.readFileSync("schema.json", "utf8"));
+        schema.version = process.env.KUBERNETES_PROVIDER_VERSION;
+        fs.writeFileSync("schema-embed.json", JSON.stringify(schema));
+        const mapping = JSON.parse(fs.readFileSync("terraform-mapping.json", "utf8"));
+        fs.writeFileSync("terraform-mapping-embed.json", JSON.stringify(mapping));
+    ')
+fi
+build pulumi-resource-kubernetes kubernetes-provider github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes \
+    "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PROVIDER_VERSION"
+
+# 3. Policy pack launcher: the engine runs `pulumi-analyzer-policy-nodejs <engine> .` in the
+# pack directory when no Node.js language host is installed; the pack's own @pulumi/pulumi
+# provides the runner.
+if [[ ! -x "$BIN/pulumi-analyzer-policy-nodejs" ]]; then
+    cat >"$BIN/pulumi-analyzer-policy-nodejs" <<'SHIM'
+#!/bin/sh
+# Starts the Node.js policy pack in the current directory (written by scripts/engine.sh).
+runner=$(node -e "process.stdout.write(require.resolve('@pulumi/pulumi/cmd/run-policy-pack'))") || exit 1
+exec node "$runner" "$@"
+SHIM
+    chmod +x "$BIN/pulumi-analyzer-policy-nodejs"
+    log "pulumi-analyzer-policy-nodejs: written"
+fi
+
+# 4. kube-apiserver, with its version linked in: the provider reads it to pick behaviour.
+minor=${KUBERNETES_VERSION#*.}
+minor=${minor%%.*}
+k8s_ldflags=""
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    k8s_ldflags+=" -X $pkg.gitVersion=v$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    k8s_ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+done
+build kube-apiserver kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$k8s_ldflags"
+
+# 5. etcd.
+build etcd etcd go.etcd.io/etcd/server/v3 ""
+
+log "ready in $(($(date +%s) - START))s: $BIN (pulumi v$PULUMI_VERSION, kubernetes provider v$KUBERNETES_PROVIDER_VERSION, kube-apiserver v$KUBERNETES_VERSION, etcd v$ETCD_VERSION)"
+echo "$BIN"
