@@ -15,8 +15,9 @@ export const uniqueHosts: StackValidationPolicy = {
         const owned = new Map<string, string>();
         for (const r of args.resources.filter((x) => x.type === INFERENCE_SERVICE_TYPE)) {
             const meta = metadataOf(r.props);
-            for (const host of kserveOwnedHosts(meta.name ?? "", meta.namespace ?? "default"))
+            for (const host of kserveOwnedHosts(meta.name ?? "", meta.namespace ?? "default")) {
                 owned.set(host, `${meta.namespace ?? "default"}/${meta.name}`);
+            }
         }
         const claimed = new Map<string, string>();
         for (const r of args.resources.filter((x) => isVirtualService(x.type))) {
