@@ -37,7 +37,8 @@ export interface Manifest {
         name: string;
         namespace: string;
         labels: Record<string, string>;
-        annotations: Record<string, string>;
+        /** Omitted when empty: the API server drops `{}`, which would show as a diff forever. */
+        annotations?: Record<string, string>;
     };
     [body: string]: unknown;
 }
@@ -101,12 +102,11 @@ function meta(
     labels: Record<string, string>,
     annotations: Record<string, string>,
 ): Manifest["metadata"] {
-    return {
-        name,
-        namespace: release.namespace,
-        labels: { ...labels, ...MANAGED_BY },
-        annotations: { ...annotations },
-    };
+    const metadata: Manifest["metadata"] = { name, namespace: release.namespace, labels: { ...labels, ...MANAGED_BY } };
+    if (Object.keys(annotations).length > 0) {
+        metadata.annotations = { ...annotations };
+    }
+    return metadata;
 }
 
 /** Computes the traffic table for a release. */
@@ -297,15 +297,28 @@ function credentialObjects(release: ResolvedRelease): PlannedObject[] {
     ];
 }
 
+/**
+ * Annotations of a weight ConfigMap that record its version's traffic. They are annotations, not
+ * data: the Kubernetes provider replaces a ConfigMap whose data changes (unless the provider is
+ * configured with enableConfigMapMutable), and a weight change must be an in-place update.
+ */
+export const WEIGHT_ANNOTATIONS = {
+    strategy: "model-release.dev/strategy",
+    role: "model-release.dev/role",
+    weight: "model-release.dev/weight",
+    percent: "model-release.dev/percent",
+    mirrorPercent: "model-release.dev/mirror-percent",
+} as const;
+
 function weightConfig(release: ResolvedRelease, v: ResolvedVersion, row: TrafficRow): PlannedObject {
-    const data: Record<string, string> = {
-        version: v.name,
-        strategy: release.strategy,
-        role: row.role,
-        percent: String(row.percent),
+    const traffic: Record<string, string> = {
+        [WEIGHT_ANNOTATIONS.strategy]: release.strategy,
+        [WEIGHT_ANNOTATIONS.role]: row.role,
+        [WEIGHT_ANNOTATIONS.percent]: String(row.percent),
     };
-    if (row.weight !== undefined) data.weight = String(row.weight);
-    if (row.mirrorPercent !== undefined) data.mirrorPercent = String(row.mirrorPercent);
+    if (row.weight !== undefined) traffic[WEIGHT_ANNOTATIONS.weight] = String(row.weight);
+    if (row.mirrorPercent !== undefined) traffic[WEIGHT_ANNOTATIONS.mirrorPercent] = String(row.mirrorPercent);
+    const data = { version: v.name };
     const name = `${v.name}-weight-config`;
     return {
         id: `ConfigMap/${name}`,
@@ -319,7 +332,7 @@ function weightConfig(release: ResolvedRelease, v: ResolvedVersion, row: Traffic
                 release,
                 name,
                 { ...v.labels, "app.kubernetes.io/component": "weight-config" },
-                v.annotations,
+                { ...v.annotations, ...traffic },
             ),
             data,
         },
@@ -531,17 +544,18 @@ function virtualService(release: ResolvedRelease, traffic: TrafficRow[]): Planne
 }
 
 /**
- * Which roles an object waits for. Routing and weight config wait for every version, so traffic
- * only moves once the versions it goes to are Ready, and on removal the routing is updated
- * before the removed version is deleted (Pulumi deletes dependents first).
+ * Which roles an object waits for. Routing waits for every version, so traffic only moves once
+ * the versions it goes to are Ready, and on removal the routing is updated before the removed
+ * version is deleted (Pulumi deletes dependents first). Weight ConfigMaps record the applied
+ * routing, so they wait for it: a refused or failed routing change leaves them as they were.
  */
 const WAITS_FOR: Record<ObjectRole, ObjectRole[]> = {
     credentials: [],
     workload: ["credentials"],
     service: [],
     entry: [],
-    "weight-config": ["workload", "service"],
     routing: ["workload", "service", "entry"],
+    "weight-config": ["routing"],
 };
 
 /** Plans every object of a validated release. */
@@ -554,10 +568,10 @@ export function planRelease(release: ResolvedRelease): ReleasePlan {
     const nativeCanary = release.strategy === "kserve-canary";
     if (!nativeCanary) {
         objects.push(entryObject(release));
+        objects.push(virtualService(release, traffic));
         if (release.strategy === "blue-green" || release.strategy === "mirror") {
             release.versions.forEach((v, i) => objects.push(weightConfig(release, v, traffic[i])));
         }
-        objects.push(virtualService(release, traffic));
     }
     for (const object of objects) {
         object.dependsOn = objects.filter((o) => WAITS_FOR[object.role].includes(o.role)).map((o) => o.id);

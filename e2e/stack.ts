@@ -22,6 +22,14 @@ import { engineEnv } from "./engine";
 
 export const PROJECT = "model-release";
 
+/** Options of preview and up: policy packs (absolute paths) and their config files, callbacks. */
+export interface RunOptions {
+    policyPacks?: string[];
+    policyPackConfigs?: string[];
+    onEvent?: (event: EngineEvent) => void;
+    onOutput?: (out: string) => void;
+}
+
 export interface ReleaseStackOptions {
     /** Engine bin directory (scripts/engine.sh). */
     bin: string;
@@ -87,13 +95,11 @@ export class ReleaseStack {
         return this.stack.getAllConfig();
     }
 
-    preview(options: { policyPacks?: string[]; onEvent?: (e: EngineEvent) => void } = {}): Promise<PreviewResult> {
+    preview(options: RunOptions = {}): Promise<PreviewResult> {
         return this.stack.preview({ diff: true, ...options });
     }
 
-    up(
-        options: { policyPacks?: string[]; onEvent?: (e: EngineEvent) => void; onOutput?: (out: string) => void } = {},
-    ): Promise<UpResult> {
+    up(options: RunOptions = {}): Promise<UpResult> {
         return this.stack.up({ diff: true, ...options });
     }
 

@@ -234,3 +234,25 @@ export function mirrorTarget(route: HttpRoute, namespace: string, hosts: string[
     const res = resolveDestination(namespace, hosts, { destination: route.mirror });
     return res.kind === "workload" ? res.workload.name : undefined;
 }
+
+/** What a weight ConfigMap (`<version>-weight-config`) records, from its annotations. */
+export interface WeightRecord {
+    version: string;
+    role?: string;
+    percent?: string;
+    mirrorPercent?: string;
+}
+
+/** Reads a weight ConfigMap; undefined for other ConfigMaps. */
+export function weightRecordOf(type: string, props: Json): WeightRecord | undefined {
+    const meta = metadataOf(props);
+    if (type !== CONFIG_MAP_TYPE || !meta.name?.endsWith("-weight-config")) return undefined;
+    const annotations = meta.annotations ?? {};
+    const data = isObject(props.data) ? (props.data as Record<string, string>) : {};
+    return {
+        version: data.version ?? meta.name.slice(0, -"-weight-config".length),
+        role: annotations["model-release.dev/role"],
+        percent: annotations["model-release.dev/percent"],
+        mirrorPercent: annotations["model-release.dev/mirror-percent"],
+    };
+}

@@ -21,7 +21,11 @@ KUBERNETES_PROVIDER_VERSION=4.25.0
 KUBERNETES_VERSION=1.35.4
 ETCD_VERSION=3.6.14
 
-KEY=$(cat "$ROOT"/tools/*/go.mod "$ROOT"/tools/*/go.sum "$ROOT/scripts/engine.sh" | sha256sum | cut -c1-12)
+# The cache key covers what the binaries are built from: the pinned modules and versions.
+KEY=$({
+    cat "$ROOT"/tools/*/go.mod "$ROOT"/tools/*/go.sum
+    echo "$PULUMI_VERSION $KUBERNETES_PROVIDER_VERSION $KUBERNETES_VERSION $ETCD_VERSION"
+} | sha256sum | cut -c1-12)
 BIN="$CACHE/engine-$KEY/bin"
 PIECES=(pulumi pulumi-resource-kubernetes pulumi-analyzer-policy-nodejs kube-apiserver etcd)
 

@@ -44,7 +44,11 @@ export {
     weightConfigPercent,
 };
 
-/** Every rule of the pack, resource rules first. */
+/**
+ * Every rule of the pack, resource rules first. Resource rules run before each resource is sent to
+ * the cluster; stack rules run on the whole plan, so they block in a preview (and in `pulumi up`,
+ * which previews first) but only after the fact in an update run with --skip-preview.
+ */
 export const allPolicies: Policies = [
     vsWeightRange,
     vsWeightSum,
@@ -59,11 +63,11 @@ export const allPolicies: Policies = [
     isvcStorageUri,
     isvcReadinessGate,
     weightConfigPercent,
+    maxCandidatePercent,
+    allowedNamespaces,
+    requiredLabels,
     vsDestinationsResolve,
     weightConfigAgrees,
     noTrafficWithoutReadinessGate,
     uniqueHosts,
-    maxCandidatePercent,
-    allowedNamespaces,
-    requiredLabels,
 ];

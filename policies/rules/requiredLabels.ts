@@ -1,4 +1,4 @@
-import { StackValidationPolicy } from "@pulumi/policy";
+import { ResourceValidationPolicy } from "@pulumi/policy";
 
 import { DEPLOYMENT_TYPE, INFERENCE_SERVICE_TYPE, metadataOf, objectName } from "../lib";
 
@@ -8,7 +8,7 @@ export interface RequiredLabelsConfig {
 }
 
 /** Hygiene: version workloads carry the labels that identify app and version. */
-export const requiredLabels: StackValidationPolicy = {
+export const requiredLabels: ResourceValidationPolicy = {
     name: "required-labels",
     description:
         "InferenceServices and Deployments carry the required labels (default app.kubernetes.io/name and app.kubernetes.io/version).",
@@ -22,17 +22,15 @@ export const requiredLabels: StackValidationPolicy = {
             },
         },
     },
-    validateStack: (args, reportViolation) => {
+    validateResource: (args, reportViolation) => {
+        if (args.type !== INFERENCE_SERVICE_TYPE && args.type !== DEPLOYMENT_TYPE) return;
         const { labels } = args.getConfig<RequiredLabelsConfig>();
-        for (const r of args.resources.filter((x) => x.type === INFERENCE_SERVICE_TYPE || x.type === DEPLOYMENT_TYPE)) {
-            const present = metadataOf(r.props).labels ?? {};
-            const missing = labels.filter((l) => !present[l]);
-            if (missing.length > 0) {
-                reportViolation(
-                    `${r.type.split(":").pop()} ${objectName(r.props, r.name)} lacks label${missing.length > 1 ? "s" : ""} ${missing.join(", ")}; add them to the version or release labels.`,
-                    r.urn,
-                );
-            }
+        const present = metadataOf(args.props).labels ?? {};
+        const missing = labels.filter((l) => !present[l]);
+        if (missing.length > 0) {
+            reportViolation(
+                `${args.type.split(":").pop()} ${objectName(args.props, args.name)} lacks label${missing.length > 1 ? "s" : ""} ${missing.join(", ")}; add them to the version or release labels.`,
+            );
         }
     },
 };

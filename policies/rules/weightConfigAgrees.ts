@@ -1,16 +1,15 @@
 import { StackValidationPolicy } from "@pulumi/policy";
 
 import {
-    CONFIG_MAP_TYPE,
     defaultRoutePercents,
     hostsOf,
     httpRoutes,
-    isObject,
     isVirtualService,
     metadataOf,
     mirrorTarget,
     objectName,
     versionsNamed,
+    weightRecordOf,
 } from "../lib";
 
 /** Each weight ConfigMap records what the VirtualService of its namespace really does. */
@@ -20,10 +19,10 @@ export const weightConfigAgrees: StackValidationPolicy = {
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
         const services = args.resources.filter((r) => isVirtualService(r.type));
-        for (const cm of args.resources.filter((r) => r.type === CONFIG_MAP_TYPE)) {
+        for (const cm of args.resources) {
+            const data = weightRecordOf(cm.type, cm.props);
+            if (!data) continue;
             const name = objectName(cm.props, cm.name);
-            if (!name.endsWith("-weight-config") || !isObject(cm.props.data)) continue;
-            const data = cm.props.data as Record<string, string>;
             const namespace = metadataOf(cm.props).namespace ?? "default";
             const version = data.version;
             const routing = services.filter(

@@ -1,6 +1,6 @@
 import { ResourceValidationPolicy } from "@pulumi/policy";
 
-import { CONFIG_MAP_TYPE, isObject, isPercent, objectName } from "../lib";
+import { isPercent, objectName, weightRecordOf } from "../lib";
 
 /** Weight ConfigMaps record integer percentages from 0 to 100. */
 export const weightConfigPercent: ResourceValidationPolicy = {
@@ -8,11 +8,14 @@ export const weightConfigPercent: ResourceValidationPolicy = {
     description: "Weight ConfigMaps (<version>-weight-config) record integer percentages from 0 to 100.",
     enforcementLevel: "mandatory",
     validateResource: (args, reportViolation) => {
-        if (args.type !== CONFIG_MAP_TYPE || !objectName(args.props, args.name).endsWith("-weight-config")) return;
-        const data = isObject(args.props.data) ? (args.props.data as Record<string, unknown>) : {};
-        for (const key of ["percent", "mirrorPercent"]) {
-            if (data[key] === undefined && key === "mirrorPercent") continue;
-            const text = data[key];
+        const record = weightRecordOf(args.type, args.props);
+        if (!record) return;
+        const fields: [string, string | undefined, boolean][] = [
+            ["model-release.dev/percent", record.percent, true],
+            ["model-release.dev/mirror-percent", record.mirrorPercent, false],
+        ];
+        for (const [key, text, required] of fields) {
+            if (text === undefined && !required) continue;
             const value = typeof text === "string" && /^\d+$/.test(text) ? Number(text) : NaN;
             if (!isPercent(value)) {
                 reportViolation(

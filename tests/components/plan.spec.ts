@@ -52,9 +52,9 @@ describe("planRelease: environment x strategy", () => {
                 "InferenceService/wisdom-0",
                 "InferenceService/wisdom-1",
                 "Service/wisdom",
+                "VirtualService/wisdom",
                 "ConfigMap/wisdom-0-weight-config",
                 "ConfigMap/wisdom-1-weight-config",
-                "VirtualService/wisdom",
             ],
         ],
         [
@@ -75,9 +75,9 @@ describe("planRelease: environment x strategy", () => {
                 "InferenceService/wisdom-0",
                 "InferenceService/wisdom-1",
                 "Service/wisdom",
+                "VirtualService/wisdom",
                 "ConfigMap/wisdom-0-weight-config",
                 "ConfigMap/wisdom-1-weight-config",
-                "VirtualService/wisdom",
             ],
         ],
         [
@@ -97,9 +97,9 @@ describe("planRelease: environment x strategy", () => {
                 "InferenceService/wisdom-0",
                 "InferenceService/wisdom-1",
                 "ServiceEntry/wisdom",
+                "VirtualService/wisdom",
                 "ConfigMap/wisdom-0-weight-config",
                 "ConfigMap/wisdom-1-weight-config",
-                "VirtualService/wisdom",
             ],
         ],
         [
@@ -128,9 +128,9 @@ describe("planRelease: environment x strategy", () => {
                 "Deployment/wisdom-1",
                 "Service/wisdom-1",
                 "Service/wisdom",
+                "VirtualService/wisdom",
                 "ConfigMap/wisdom-0-weight-config",
                 "ConfigMap/wisdom-1-weight-config",
-                "VirtualService/wisdom",
             ],
         ],
         [
@@ -154,9 +154,9 @@ describe("planRelease: environment x strategy", () => {
                 "Deployment/wisdom-1",
                 "Service/wisdom-1",
                 "Service/wisdom",
+                "VirtualService/wisdom",
                 "ConfigMap/wisdom-0-weight-config",
                 "ConfigMap/wisdom-1-weight-config",
-                "VirtualService/wisdom",
             ],
         ],
     ];
@@ -234,7 +234,7 @@ describe("planRelease: KServe (Knative mode)", () => {
             manifestOf(
                 plan(wisdom([modelVersion("v0")], { environment, deploymentModeNames: "legacy" })),
                 "InferenceService/wisdom-0",
-            ).metadata.annotations["serving.kserve.io/deploymentMode"];
+            ).metadata.annotations?.["serving.kserve.io/deploymentMode"];
         assert.equal(names("kserve"), "Serverless");
         assert.equal(names("kserve-raw"), "RawDeployment");
     });
@@ -312,14 +312,17 @@ describe("planRelease: KServe (Knative mode)", () => {
 
     it("records configured weight and effective percent in the weight ConfigMaps", () => {
         const p = plan(wisdom([modelVersion("v0", { weight: 1 }), modelVersion("v1", { weight: 2 })]));
-        assert.deepEqual(manifestOf(p, "ConfigMap/wisdom-0-weight-config").data, {
-            version: "wisdom-0",
-            strategy: "blue-green",
-            role: "primary",
-            percent: "33",
-            weight: "1",
+        assert.deepEqual(manifestOf(p, "ConfigMap/wisdom-0-weight-config").data, { version: "wisdom-0" });
+        assert.deepEqual(manifestOf(p, "ConfigMap/wisdom-0-weight-config").metadata.annotations, {
+            "model-release.dev/strategy": "blue-green",
+            "model-release.dev/role": "primary",
+            "model-release.dev/percent": "33",
+            "model-release.dev/weight": "1",
         });
-        assert.equal((manifestOf(p, "ConfigMap/wisdom-1-weight-config").data as Record<string, string>).percent, "67");
+        assert.equal(
+            manifestOf(p, "ConfigMap/wisdom-1-weight-config").metadata.annotations?.["model-release.dev/percent"],
+            "67",
+        );
         assert.deepEqual(manifestOf(p, "ConfigMap/wisdom-1-weight-config").metadata.labels, {
             "app.kubernetes.io/name": "wisdom",
             "app.kubernetes.io/version": "v1",
@@ -371,7 +374,7 @@ describe("planRelease: KServe Standard (raw) mode", () => {
             wisdom([modelVersion("v0"), modelVersion("v1")], { environment: "kserve-raw", strategy: "canary" }),
         );
         assert.equal(
-            manifestOf(p, "InferenceService/wisdom-0").metadata.annotations["serving.kserve.io/deploymentMode"],
+            manifestOf(p, "InferenceService/wisdom-0").metadata.annotations?.["serving.kserve.io/deploymentMode"],
             "Standard",
         );
         const vs = vsSpec(p);
@@ -418,8 +421,8 @@ describe("planRelease: ModelMesh", () => {
         );
         const isvc = manifestOf(p, "InferenceService/wisdom-0");
         assert.equal(isvc.metadata.namespace, "modelmesh-serving");
-        assert.equal(isvc.metadata.annotations["serving.kserve.io/deploymentMode"], "ModelMesh");
-        assert.equal(isvc.metadata.annotations["serving.kserve.io/secretKey"], "localMinIO");
+        assert.equal(isvc.metadata.annotations?.["serving.kserve.io/deploymentMode"], "ModelMesh");
+        assert.equal(isvc.metadata.annotations?.["serving.kserve.io/secretKey"], "localMinIO");
         assert.deepEqual(isvc.spec, {
             predictor: { model: { modelFormat: { name: "sklearn" }, storageUri: "s3://models/a" } },
         });
@@ -487,7 +490,7 @@ describe("planRelease: Deployments", () => {
         });
         assert.equal(deployment.manifest.spec, undefined);
         assert.equal(
-            deployment.manifest.metadata.annotations["pulumi.com/waitFor"],
+            deployment.manifest.metadata.annotations?.["pulumi.com/waitFor"],
             undefined,
             "the provider's Deployment await is the gate",
         );
@@ -537,12 +540,11 @@ describe("planRelease: Deployments", () => {
                 mirrorPercentage: { value: 20 },
             },
         ]);
-        assert.deepEqual(manifestOf(p, "ConfigMap/httpbin-1-weight-config").data, {
-            version: "httpbin-1",
-            strategy: "mirror",
-            role: "candidate",
-            percent: "0",
-            mirrorPercent: "20",
+        assert.deepEqual(manifestOf(p, "ConfigMap/httpbin-1-weight-config").metadata.annotations, {
+            "model-release.dev/strategy": "mirror",
+            "model-release.dev/role": "candidate",
+            "model-release.dev/percent": "0",
+            "model-release.dev/mirror-percent": "20",
         });
     });
 
@@ -594,14 +596,16 @@ describe("planRelease: KServe native canary", () => {
     it("adds the tag-routing annotation when asked", () => {
         const p = plan(sklearnIris(GS_MODEL, { canaryTrafficPercent: 10, tagRouting: true }), "sklearn-iris");
         assert.equal(
-            manifestOf(p, "InferenceService/sklearn-iris").metadata.annotations["serving.kserve.io/enable-tag-routing"],
+            manifestOf(p, "InferenceService/sklearn-iris").metadata.annotations?.[
+                "serving.kserve.io/enable-tag-routing"
+            ],
             "true",
         );
     });
 });
 
 describe("planRelease: dependencies and credentials", () => {
-    it("makes routing and weight config wait for every version, and nothing wait for routing", () => {
+    it("makes routing wait for every version and weight config wait for routing", () => {
         const p = plan(wisdom([modelVersion("v0"), modelVersion("v1")]));
         const deps = Object.fromEntries(p.objects.map((o) => [o.id, o.dependsOn]));
         assert.deepEqual(deps["VirtualService/wisdom"], [
@@ -609,10 +613,7 @@ describe("planRelease: dependencies and credentials", () => {
             "InferenceService/wisdom-1",
             "Service/wisdom",
         ]);
-        assert.deepEqual(deps["ConfigMap/wisdom-1-weight-config"], [
-            "InferenceService/wisdom-0",
-            "InferenceService/wisdom-1",
-        ]);
+        assert.deepEqual(deps["ConfigMap/wisdom-1-weight-config"], ["VirtualService/wisdom"]);
         assert.deepEqual(deps["InferenceService/wisdom-0"], []);
         const ids = p.objects.map((o) => o.id);
         for (const o of p.objects) {
@@ -636,7 +637,7 @@ describe("planRelease: dependencies and credentials", () => {
             ["Secret/wisdom-storage", "ServiceAccount/wisdom-storage"],
         );
         const secret = manifestOf(p, "Secret/wisdom-storage");
-        assert.equal(secret.metadata.annotations["serving.kserve.io/s3-endpoint"], "minio:9000");
+        assert.equal(secret.metadata.annotations?.["serving.kserve.io/s3-endpoint"], "minio:9000");
         assert.equal(JSON.stringify(p).includes('"x"'), false, "the plan never holds secret values");
         assert.deepEqual(manifestOf(p, "ServiceAccount/wisdom-storage").secrets, [{ name: "wisdom-storage" }]);
         assert.equal(

@@ -44,8 +44,8 @@ describe("seed 000: KServe blue-green (wisdom)", () => {
         assert.deepEqual(ids(v0), [
             "InferenceService/wisdom-0",
             "Service/wisdom",
-            "ConfigMap/wisdom-0-weight-config",
             "VirtualService/wisdom",
+            "ConfigMap/wisdom-0-weight-config",
         ]);
         assert.deepEqual(trafficOf(v0), { "wisdom-0": 100 });
         assert.equal(manifestOf(v0, "InferenceService/wisdom-0").metadata.labels["app.kubernetes.io/version"], "v0");
@@ -76,9 +76,9 @@ describe("seed 000: KServe blue-green (wisdom)", () => {
             (id) => JSON.stringify(manifestOf(candidate, id)) !== JSON.stringify(manifestOf(weighted, id)),
         );
         assert.deepEqual(changed, [
+            "VirtualService/wisdom",
             "ConfigMap/wisdom-0-weight-config",
             "ConfigMap/wisdom-1-weight-config",
-            "VirtualService/wisdom",
         ]);
         const split = vsSpec(weighted).http.find((r) => r.name === "split");
         assert.deepEqual(
@@ -142,8 +142,8 @@ describe("seed 001: Deployment blue-green (httpbin)", () => {
             "Deployment/httpbin-0",
             "Service/httpbin-0",
             "Service/httpbin",
-            "ConfigMap/httpbin-0-weight-config",
             "VirtualService/httpbin",
+            "ConfigMap/httpbin-0-weight-config",
         ]);
         assert.deepEqual(vsSpec(primary).hosts, [
             "httpbin.default",
@@ -173,7 +173,9 @@ describe("seed 001: Deployment blue-green (httpbin)", () => {
             [20, 80],
         );
         assert.equal(
-            (manifestOf(weighted, "ConfigMap/httpbin-1-weight-config").data as Record<string, string>).percent,
+            manifestOf(weighted, "ConfigMap/httpbin-1-weight-config").metadata.annotations?.[
+                "model-release.dev/percent"
+            ],
             "80",
         );
     });
@@ -291,13 +293,13 @@ describe("seeds 003/004: KServe canaryTrafficPercent (sklearn-iris)", () => {
 
     it("tag routing: annotation enables latest/prev tags", () => {
         assert.equal(
-            manifestOf(steps.tagged, "InferenceService/sklearn-iris").metadata.annotations[
+            manifestOf(steps.tagged, "InferenceService/sklearn-iris").metadata.annotations?.[
                 "serving.kserve.io/enable-tag-routing"
             ],
             "true",
         );
         assert.equal(
-            manifestOf(steps.canary, "InferenceService/sklearn-iris").metadata.annotations[
+            manifestOf(steps.canary, "InferenceService/sklearn-iris").metadata.annotations?.[
                 "serving.kserve.io/enable-tag-routing"
             ],
             undefined,
@@ -317,7 +319,7 @@ describe("mirror: percentage change (deployment)", () => {
         const changed = ids(at20).filter(
             (id) => JSON.stringify(manifestOf(at100, id)) !== JSON.stringify(manifestOf(at20, id)),
         );
-        assert.deepEqual(changed, ["ConfigMap/httpbin-1-weight-config", "VirtualService/httpbin"]);
+        assert.deepEqual(changed, ["VirtualService/httpbin", "ConfigMap/httpbin-1-weight-config"]);
     });
 });
 

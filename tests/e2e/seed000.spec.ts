@@ -1,6 +1,9 @@
 // Seed 000 (KServe blue-green) on the real engine against a real kube-apiserver carrying the real
 // KServe and Istio CRDs: every step is previewed, applied, checked live and previewed again.
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 
 import { LocalCluster } from "../../e2e/cluster";
 import { ensureEngine } from "../../e2e/engine";
@@ -8,6 +11,7 @@ import { KServeStub } from "../../e2e/kserveStub";
 import { ReleaseStack, changes } from "../../e2e/stack";
 
 const NS = "seed000";
+const POLICY_PACK = path.resolve(__dirname, "..", "..", "policies");
 const MODEL = "gs://seldon-models/sklearn/mms/lr_model";
 
 function wisdom(versions: Record<string, unknown>[]): Record<string, unknown> {
@@ -53,7 +57,11 @@ describe("e2e: seed 000 blue-green on KServe (real engine)", function () {
     const vs = () =>
         cluster.get<VirtualService>(`/apis/networking.istio.io/v1/namespaces/${NS}/virtualservices/wisdom`);
     const weightConfig = (version: string) =>
-        cluster.get<{ data: Record<string, string> }>(`/api/v1/namespaces/${NS}/configmaps/${version}-weight-config`);
+        cluster.get<{ metadata: { annotations: Record<string, string> } }>(
+            `/api/v1/namespaces/${NS}/configmaps/${version}-weight-config`,
+        );
+    const percentOf = async (version: string) =>
+        (await weightConfig(version))?.metadata.annotations["model-release.dev/percent"];
     const splitWeights = async () => {
         const spec = (await vs())?.spec;
         assert.ok(spec, "VirtualService wisdom exists");
@@ -68,12 +76,12 @@ describe("e2e: seed 000 blue-green on KServe (real engine)", function () {
         expectedPreview: Record<string, number>,
     ): Promise<void> {
         await stack.setReleases(releases);
-        const preview = await stack.preview();
+        const preview = await stack.preview({ policyPacks: [POLICY_PACK] });
         assert.deepEqual(changes(preview.changeSummary), expectedPreview, `preview:\n${preview.stdout}`);
         assert.equal(preview.changeSummary.replace ?? 0, 0, "no replace");
-        const up = await stack.up();
+        const up = await stack.up({ policyPacks: [POLICY_PACK] });
         assert.equal(up.summary.result, "succeeded");
-        const again = await stack.preview();
+        const again = await stack.preview({ policyPacks: [POLICY_PACK] });
         assert.deepEqual(changes(again.changeSummary), {}, `a second preview shows no changes:\n${again.stdout}`);
     }
 
@@ -105,7 +113,7 @@ describe("e2e: seed 000 blue-green on KServe (real engine)", function () {
             spec?.http.map((r) => r.name),
             ["wisdom-0-model", "wisdom-0"],
         );
-        assert.equal((await weightConfig("wisdom-0"))?.data.percent, "100");
+        assert.equal(await percentOf("wisdom-0"), "100");
         const entry = await cluster.get<{ spec: { type: string; externalName: string } }>(
             `/api/v1/namespaces/${NS}/services/wisdom`,
         );
@@ -122,7 +130,23 @@ describe("e2e: seed 000 blue-green on KServe (real engine)", function () {
             ["wisdom-0", 50],
             ["wisdom-1", 50],
         ]);
-        assert.equal((await weightConfig("wisdom-1"))?.data.percent, "50");
+        assert.equal(await percentOf("wisdom-1"), "50");
+    });
+
+    it("the policy pack refuses 70% for the candidate under a 50% guard rail; routing and weights are unchanged", async () => {
+        const configFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "policy-config-")), "config.json");
+        fs.writeFileSync(configFile, JSON.stringify({ "max-candidate-percent": { maxPercent: 50 } }));
+        await stack.setReleases(wisdom([version("v0", { weight: 30 }), version("v1", { weight: 70 })]));
+        const refused = (error: Error) =>
+            /max-candidate-percent/.test(error.message) && /above the maximum of 50%/.test(error.message);
+        await assert.rejects(stack.preview({ policyPacks: [POLICY_PACK], policyPackConfigs: [configFile] }), refused);
+        // Also without a preview: resource rules run before each resource is sent to the cluster.
+        await assert.rejects(stack.up({ policyPacks: [POLICY_PACK], policyPackConfigs: [configFile] }), refused);
+        assert.deepEqual(await splitWeights(), [
+            ["wisdom-0", 50],
+            ["wisdom-1", 50],
+        ]);
+        assert.deepEqual([await percentOf("wisdom-0"), await percentOf("wisdom-1")], ["50", "50"]);
     });
 
     it("modifies weights to 30/70", async () => {
@@ -131,10 +155,7 @@ describe("e2e: seed 000 blue-green on KServe (real engine)", function () {
             ["wisdom-0", 30],
             ["wisdom-1", 70],
         ]);
-        assert.deepEqual(
-            [(await weightConfig("wisdom-0"))?.data.percent, (await weightConfig("wisdom-1"))?.data.percent],
-            ["30", "70"],
-        );
+        assert.deepEqual([await percentOf("wisdom-0"), await percentOf("wisdom-1")], ["30", "70"]);
     });
 
     it("promotes: wisdom-0 updated in place to v1, wisdom-1 deleted, 100% to wisdom-0", async () => {

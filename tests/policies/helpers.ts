@@ -140,3 +140,14 @@ export async function componentResources(releases: Record<string, ModelReleaseAr
 export function copy<T>(value: T): T {
     return structuredClone(value);
 }
+
+/** Violations of any rule over resources: a resource rule runs on each, a stack rule on all. */
+export async function violationsOf(
+    policy: ResourceValidationPolicy | StackValidationPolicy,
+    resources: TestResource[],
+    config: Record<string, unknown> = {},
+): Promise<string[]> {
+    return "validateStack" in policy
+        ? stackViolations(policy, resources, config)
+        : allResourceViolations(policy, resources, config);
+}

@@ -10,6 +10,7 @@ import {
     copy,
     resourceViolations,
     stackViolations,
+    violationsOf,
 } from "./helpers";
 
 const VS = "kubernetes:networking.istio.io/v1:VirtualService";
@@ -73,14 +74,21 @@ function inferenceService(
     };
 }
 const GATED = { "serving.kserve.io/deploymentMode": "Standard", "pulumi.com/waitFor": "condition=Ready" };
-function weightConfig(version: string, data: Record<string, string>, namespace = "default"): TestResource {
+function weightConfig(
+    version: string,
+    traffic: { percent: string; mirrorPercent?: string },
+    namespace = "default",
+): TestResource {
+    const annotations: Record<string, string> = {
+        "model-release.dev/strategy": "blue-green",
+        "model-release.dev/role": "candidate",
+        "model-release.dev/percent": traffic.percent,
+    };
+    if (traffic.mirrorPercent !== undefined) annotations["model-release.dev/mirror-percent"] = traffic.mirrorPercent;
     return {
         type: CM,
         name: `${namespace}/${version}-weight-config`,
-        props: {
-            metadata: { name: `${version}-weight-config`, namespace },
-            data: { version, strategy: "blue-green", role: "candidate", ...data },
-        },
+        props: { metadata: { name: `${version}-weight-config`, namespace, annotations }, data: { version } },
     };
 }
 function service(name: string, namespace = "default"): TestResource {
@@ -342,12 +350,12 @@ const invalidStates: { title: string; run: () => Promise<string[]>; expect: RegE
     {
         title: "weight ConfigMap recording 120%",
         run: () => resourceViolations(rules.weightConfigPercent, weightConfig("a", { percent: "120" })),
-        expect: /records percent "120"/,
+        expect: /records model-release.dev\/percent "120"/,
     },
     {
         title: "weight ConfigMap recording 33.5%",
         run: () => resourceViolations(rules.weightConfigPercent, weightConfig("a", { percent: "33.5" })),
-        expect: /records percent "33.5"/,
+        expect: /records model-release.dev\/percent "33.5"/,
     },
     {
         title: "route to an InferenceService not in the stack (deleted)",
@@ -447,7 +455,7 @@ const invalidStates: { title: string; run: () => Promise<string[]>; expect: RegE
     {
         title: "candidate above the configured maximum",
         run: () =>
-            stackViolations(rules.maxCandidatePercent, [virtualService([{ route: [raw("a", 40), raw("b", 60)] }])], {
+            violationsOf(rules.maxCandidatePercent, [virtualService([{ route: [raw("a", 40), raw("b", 60)] }])], {
                 maxPercent: 50,
             }),
         expect: /gives candidate b 60%, above the maximum of 50%/,
@@ -455,7 +463,7 @@ const invalidStates: { title: string; run: () => Promise<string[]>; expect: RegE
     {
         title: "object outside the allowed namespaces",
         run: () =>
-            stackViolations(rules.allowedNamespaces, [inferenceService("a", GATED, undefined, "prod")], {
+            violationsOf(rules.allowedNamespaces, [inferenceService("a", GATED, undefined, "prod")], {
                 namespaces: ["models"],
             }),
         expect: /is in namespace prod, which is not allowed/,
@@ -465,7 +473,7 @@ const invalidStates: { title: string; run: () => Promise<string[]>; expect: RegE
         run: () => {
             const isvc = inferenceService("a", GATED);
             (isvc.props.metadata as { labels: Record<string, string> }).labels = { "app.kubernetes.io/name": "app" };
-            return stackViolations(rules.requiredLabels, [isvc]);
+            return resourceViolations(rules.requiredLabels, isvc);
         },
         expect: /lacks label app.kubernetes.io\/version/,
     },
@@ -496,23 +504,20 @@ describe("policy config", () => {
 
     it("allows any candidate share by default and limits it when configured", async () => {
         const vs = [virtualService([{ route: [raw("a", 10), raw("b", 90)] }])];
-        assert.deepEqual(await stackViolations(rules.maxCandidatePercent, vs), []);
-        assert.equal((await stackViolations(rules.maxCandidatePercent, vs, { maxPercent: 25 })).length, 1);
+        assert.deepEqual(await violationsOf(rules.maxCandidatePercent, vs), []);
+        assert.equal((await violationsOf(rules.maxCandidatePercent, vs, { maxPercent: 25 })).length, 1);
     });
 
     it("allows any namespace by default and restricts when configured", async () => {
         const resources = [inferenceService("a", GATED, undefined, "prod")];
-        assert.deepEqual(await stackViolations(rules.allowedNamespaces, resources), []);
-        assert.deepEqual(await stackViolations(rules.allowedNamespaces, resources, { namespaces: ["prod"] }), []);
+        assert.deepEqual(await violationsOf(rules.allowedNamespaces, resources), []);
+        assert.deepEqual(await violationsOf(rules.allowedNamespaces, resources, { namespaces: ["prod"] }), []);
     });
 
     it("requires configured labels", async () => {
         const isvc = inferenceService("a", GATED);
-        assert.deepEqual(await stackViolations(rules.requiredLabels, [isvc]), []);
-        assert.match(
-            (await stackViolations(rules.requiredLabels, [isvc], { labels: ["team"] }))[0],
-            /lacks label team/,
-        );
+        assert.deepEqual(await violationsOf(rules.requiredLabels, [isvc]), []);
+        assert.match((await violationsOf(rules.requiredLabels, [isvc], { labels: ["team"] }))[0], /lacks label team/);
     });
 
     it("declares a schema for every tunable, with defaults", () => {
