@@ -149,6 +149,19 @@ describe("e2e: seed 000 blue-green on KServe (real engine)", function () {
         assert.deepEqual([await percentOf("wisdom-0"), await percentOf("wisdom-1")], ["50", "50"]);
     });
 
+    it("the engine rejects a bad policy config value, naming it", async () => {
+        const configFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "policy-config-")), "config.json");
+        fs.writeFileSync(configFile, JSON.stringify({ "max-candidate-percent": { maxPercent: 150 } }));
+        await assert.rejects(
+            stack.preview({ policyPacks: [POLICY_PACK], policyPackConfigs: [configFile] }),
+            (error: Error) => {
+                assert.match(error.message, /max-candidate-percent/);
+                assert.match(error.message, /maxPercent/);
+                return true;
+            },
+        );
+    });
+
     it("modifies weights to 30/70", async () => {
         await applyStep(wisdom([version("v0", { weight: 30 }), version("v1", { weight: 70 })]), { update: 3 });
         assert.deepEqual(await splitWeights(), [
