@@ -6,7 +6,7 @@
 import { TrafficRow } from "../components/plan";
 import { LocalCluster } from "../e2e/cluster";
 import { ensureEngine } from "../e2e/engine";
-import { KServeStub } from "../e2e/kserveStub";
+import { ControllerStub } from "../e2e/controllerStub";
 import { ReleaseStack, changes } from "../e2e/stack";
 
 const MODEL = "gs://seldon-models/sklearn/mms/lr_model";
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     heading("local control plane");
     const cluster = await LocalCluster.start(bin);
     console.log(`kube-apiserver at ${cluster.server}; KServe and Istio CRDs installed`);
-    const stub = new KServeStub(cluster);
+    const stub = new ControllerStub(cluster);
     stub.start();
     const stack = await ReleaseStack.create({ bin, kubeconfig: cluster.kubeconfig, stackName: "demo" });
     try {

@@ -6,12 +6,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 import { LocalCluster } from "../../e2e/cluster";
-import { ensureEngine } from "../../e2e/engine";
-import { KServeStub } from "../../e2e/kserveStub";
-import { ReleaseStack, changes } from "../../e2e/stack";
+import { ReleaseStack } from "../../e2e/stack";
+import { POLICY_PACK, applyStep, assertEmpty, fixture } from "./helpers";
 
 const NS = "seed000";
-const POLICY_PACK = path.resolve(__dirname, "..", "..", "policies");
 const MODEL = "gs://seldon-models/sklearn/mms/lr_model";
 
 function wisdom(versions: Record<string, unknown>[]): Record<string, unknown> {
@@ -49,7 +47,6 @@ describe("e2e: seed 000 blue-green on KServe (real engine)", function () {
     // The first run builds the engine from Go modules (minutes); later runs reuse the cache.
     this.timeout(40 * 60 * 1000);
     let cluster: LocalCluster;
-    let stub: KServeStub;
     let stack: ReleaseStack;
 
     const isvc = (name: string) =>
@@ -71,37 +68,16 @@ describe("e2e: seed 000 blue-green on KServe (real engine)", function () {
             : undefined;
     };
 
-    async function applyStep(
-        releases: Record<string, unknown>,
-        expectedPreview: Record<string, number>,
-    ): Promise<void> {
-        await stack.setReleases(releases);
-        const preview = await stack.preview({ policyPacks: [POLICY_PACK] });
-        assert.deepEqual(changes(preview.changeSummary), expectedPreview, `preview:\n${preview.stdout}`);
-        assert.equal(preview.changeSummary.replace ?? 0, 0, "no replace");
-        const up = await stack.up({ policyPacks: [POLICY_PACK] });
-        assert.equal(up.summary.result, "succeeded");
-        const again = await stack.preview({ policyPacks: [POLICY_PACK] });
-        assert.deepEqual(changes(again.changeSummary), {}, `a second preview shows no changes:\n${again.stdout}`);
-    }
-
     before(async function () {
-        const bin = ensureEngine();
-        cluster = await LocalCluster.start(bin);
-        await cluster.createNamespace(NS);
-        stub = new KServeStub(cluster);
-        stub.start();
-        stack = await ReleaseStack.create({ bin, kubeconfig: cluster.kubeconfig });
+        ({ cluster, stack } = await fixture(NS));
     });
 
     after(async function () {
-        stub?.stop();
         await stack?.cleanup().catch(() => undefined);
-        await cluster?.stop();
     });
 
     it("deploys v0: InferenceService Ready, 100% to wisdom-0", async () => {
-        await applyStep(wisdom([version("v0")]), { create: 6 });
+        await applyStep(stack, wisdom([version("v0")]), { create: 6 });
         const v0 = await isvc("wisdom-0");
         assert.ok(v0);
         assert.equal(v0.metadata.labels["app.kubernetes.io/version"], "v0");
@@ -124,7 +100,7 @@ describe("e2e: seed 000 blue-green on KServe (real engine)", function () {
     });
 
     it("adds a candidate: 50/50 once wisdom-1 is Ready", async () => {
-        await applyStep(wisdom([version("v0"), version("v1")]), { create: 2, update: 2 });
+        await applyStep(stack, wisdom([version("v0"), version("v1")]), { create: 2, update: 2 });
         assert.ok(await isvc("wisdom-1"));
         assert.deepEqual(await splitWeights(), [
             ["wisdom-0", 50],
@@ -163,7 +139,7 @@ describe("e2e: seed 000 blue-green on KServe (real engine)", function () {
     });
 
     it("modifies weights to 30/70", async () => {
-        await applyStep(wisdom([version("v0", { weight: 30 }), version("v1", { weight: 70 })]), { update: 3 });
+        await applyStep(stack, wisdom([version("v0", { weight: 30 }), version("v1", { weight: 70 })]), { update: 3 });
         assert.deepEqual(await splitWeights(), [
             ["wisdom-0", 30],
             ["wisdom-1", 70],
@@ -172,7 +148,7 @@ describe("e2e: seed 000 blue-green on KServe (real engine)", function () {
     });
 
     it("promotes: wisdom-0 updated in place to v1, wisdom-1 deleted, 100% to wisdom-0", async () => {
-        await applyStep(wisdom([version("v1")]), { update: 3, delete: 2 });
+        await applyStep(stack, wisdom([version("v1")]), { update: 3, delete: 2 });
         assert.equal((await isvc("wisdom-0"))?.metadata.labels["app.kubernetes.io/version"], "v1");
         assert.equal(await isvc("wisdom-1"), undefined);
         assert.equal(await weightConfig("wisdom-1"), undefined);
@@ -185,20 +161,6 @@ describe("e2e: seed 000 blue-green on KServe (real engine)", function () {
 
     it("destroys: nothing is left in the namespace", async () => {
         await stack.destroy();
-        for (const listPath of [
-            `/apis/serving.kserve.io/v1beta1/namespaces/${NS}/inferenceservices`,
-            `/apis/networking.istio.io/v1/namespaces/${NS}/virtualservices`,
-        ]) {
-            const list = await cluster.get<{ items: unknown[] }>(listPath);
-            assert.deepEqual(list?.items, [], listPath);
-        }
-        const cms = await cluster.get<{ items: { metadata: { name: string } }[] }>(
-            `/api/v1/namespaces/${NS}/configmaps`,
-        );
-        assert.deepEqual(
-            cms?.items.map((c) => c.metadata.name).filter((n) => n.endsWith("-weight-config")),
-            [],
-        );
-        assert.equal(await cluster.get(`/api/v1/namespaces/${NS}/services/wisdom`), undefined);
+        await assertEmpty(cluster, NS);
     });
 });

@@ -1,0 +1,85 @@
+// Shared steps of the end-to-end tests: a stack per test file in its own namespace, and the
+// preview -> up -> preview-again cycle every config edit goes through.
+import * as assert from "node:assert/strict";
+import * as path from "node:path";
+
+import { PreviewResult } from "@pulumi/pulumi/automation";
+
+import { LocalCluster } from "../../e2e/cluster";
+import { Environment, environment } from "../../e2e/environment";
+import { ReleaseStack, changes } from "../../e2e/stack";
+
+export const POLICY_PACK = path.resolve(__dirname, "..", "..", "policies");
+
+export interface Fixture extends Environment {
+    stack: ReleaseStack;
+    namespace: string;
+}
+
+/** The shared environment, a namespace and a stack named after it. */
+export async function fixture(namespace: string): Promise<Fixture> {
+    const env = await environment();
+    await env.cluster.createNamespace(namespace);
+    const stack = await ReleaseStack.create({ bin: env.bin, kubeconfig: env.cluster.kubeconfig, stackName: namespace });
+    return { ...env, stack, namespace };
+}
+
+/**
+ * One config edit: preview (with the policy pack) must show exactly `expected` changes and no
+ * replace; up must succeed; a second preview must show no changes. Returns the first preview.
+ */
+export async function applyStep(
+    stack: ReleaseStack,
+    releases: Record<string, unknown>,
+    expected: Record<string, number>,
+): Promise<PreviewResult> {
+    await stack.setReleases(releases);
+    const preview = await stack.preview({ policyPacks: [POLICY_PACK] });
+    assert.deepEqual(changes(preview.changeSummary), expected, `preview:\n${preview.stdout}`);
+    assert.equal(preview.changeSummary.replace ?? 0, 0, "no replace");
+    const up = await stack.up({ policyPacks: [POLICY_PACK] });
+    assert.equal(up.summary.result, "succeeded");
+    const again = await stack.preview({ policyPacks: [POLICY_PACK] });
+    assert.deepEqual(changes(again.changeSummary), {}, `a second preview shows no changes:\n${again.stdout}`);
+    return preview;
+}
+
+/** Weights of the VirtualService's default (last) route, as [version, weight] pairs. */
+export async function defaultRouteWeights(
+    cluster: LocalCluster,
+    namespace: string,
+    app: string,
+): Promise<[string, number][]> {
+    const vs = await cluster.get<{
+        spec: { http: { route: { weight?: number; headers?: { response?: { set?: Record<string, string> } } }[] }[] };
+    }>(`/apis/networking.istio.io/v1/namespaces/${namespace}/virtualservices/${app}`);
+    assert.ok(vs, `VirtualService ${namespace}/${app} exists`);
+    const last = vs.spec.http[vs.spec.http.length - 1];
+    return last.route.map((d) => [d.headers?.response?.set?.["app-version"] ?? "?", d.weight ?? 100]);
+}
+
+/** Names of the objects of a kind in a namespace (list path relative to the namespace). */
+export async function names(cluster: LocalCluster, listPath: string): Promise<string[]> {
+    const list = await cluster.get<{ items: { metadata: { name: string } }[] }>(listPath);
+    return (list?.items ?? []).map((i) => i.metadata.name).sort();
+}
+
+/** Asserts nothing the releases create is left in the namespace. */
+export async function assertEmpty(cluster: LocalCluster, namespace: string): Promise<void> {
+    for (const kind of [
+        `/apis/serving.kserve.io/v1beta1/namespaces/${namespace}/inferenceservices`,
+        `/apis/networking.istio.io/v1/namespaces/${namespace}/virtualservices`,
+        `/apis/networking.istio.io/v1/namespaces/${namespace}/serviceentries`,
+        `/apis/apps/v1/namespaces/${namespace}/deployments`,
+        `/api/v1/namespaces/${namespace}/services`,
+        `/api/v1/namespaces/${namespace}/secrets`,
+    ]) {
+        assert.deepEqual(await names(cluster, kind), [], `${kind} is empty`);
+    }
+    const configMaps = await names(cluster, `/api/v1/namespaces/${namespace}/configmaps`);
+    assert.deepEqual(
+        configMaps.filter((n) => n !== "kube-root-ca.crt"),
+        [],
+        "no ConfigMaps left",
+    );
+}
