@@ -115,8 +115,9 @@ export class ControllerStub {
                     Object.keys(selector).length === 0 ||
                     o.spec?.type === "ExternalName" ||
                     o.spec?.clusterIP === "None"
-                )
-                    {continue;}
+                ) {
+                    continue;
+                }
                 if (this.neverReady.has(`${namespace}/${name}`)) continue;
                 const path = `/api/v1/namespaces/${namespace}/endpoints/${name}`;
                 if (await this.cluster.get(path)) continue;
