@@ -37,7 +37,7 @@ export interface Manifest {
         name: string;
         namespace: string;
         labels: Record<string, string>;
-        /** Omitted when empty: the API server drops `{}`, which would show as a diff forever. */
+        /** Never empty (an empty map would show as a diff forever: the API server drops it). */
         annotations?: Record<string, string>;
     };
     [body: string]: unknown;
@@ -88,6 +88,13 @@ const MODE_NAMES = {
 
 const MANAGED_BY = { "app.kubernetes.io/managed-by": "model-release" };
 
+/**
+ * Every object is force-applied: stack config is the source of truth, so an out-of-band edit
+ * (drift) is overwritten on the next update instead of failing it with a server-side apply
+ * conflict, and so is an object left behind by an interrupted update under another field manager.
+ */
+const OWNED = { "pulumi.com/patchForce": "true" };
+
 /** Pulumi Kubernetes provider annotations that gate on readiness. */
 const WAIT_FOR = "pulumi.com/waitFor";
 const TIMEOUT = "pulumi.com/timeoutSeconds";
@@ -102,11 +109,12 @@ function meta(
     labels: Record<string, string>,
     annotations: Record<string, string>,
 ): Manifest["metadata"] {
-    const metadata: Manifest["metadata"] = { name, namespace: release.namespace, labels: { ...labels, ...MANAGED_BY } };
-    if (Object.keys(annotations).length > 0) {
-        metadata.annotations = { ...annotations };
-    }
-    return metadata;
+    return {
+        name,
+        namespace: release.namespace,
+        labels: { ...labels, ...MANAGED_BY },
+        annotations: { ...annotations, ...OWNED },
+    };
 }
 
 /** Computes the traffic table for a release. */

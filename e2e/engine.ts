@@ -20,7 +20,7 @@ export function ensureEngine(): string {
     return lines[lines.length - 1];
 }
 
-/** Environment for Pulumi CLI runs on this machine: offline, local backend, engine on PATH. */
+/** Environment for Pulumi CLI runs on this machine: offline, engine on PATH. */
 export function engineEnv(bin: string, backendDir: string, kubeconfig: string): Record<string, string> {
     return {
         PATH: `${bin}:${process.env.PATH ?? ""}`,
@@ -32,4 +32,14 @@ export function engineEnv(bin: string, backendDir: string, kubeconfig: string): 
         PULUMI_HOME: path.join(backendDir, ".pulumi-home"),
         KUBECONFIG: kubeconfig,
     };
+}
+
+/** Options for a ReleaseStack on the local engine and cluster (local backend in `backendDir`). */
+export function localStackOptions(
+    bin: string,
+    kubeconfig: string,
+    stackName: string,
+    backendDir: string,
+): { stackName: string; backendDir: string; envVars: Record<string, string>; pulumiRoot: string } {
+    return { stackName, backendDir, envVars: engineEnv(bin, backendDir, kubeconfig), pulumiRoot: path.dirname(bin) };
 }

@@ -3,11 +3,15 @@
  * plane through the Automation API. For every step it prints the config edit, the preview diff
  * and the resulting traffic table, then cleans up. The engine is built on first run.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+import { ReleaseStack, changes } from "../automation/stack";
 import { TrafficRow } from "../components/plan";
 import { LocalCluster } from "../e2e/cluster";
-import { ensureEngine } from "../e2e/engine";
+import { ensureEngine, localStackOptions } from "../e2e/engine";
 import { ControllerStub } from "../e2e/controllerStub";
-import { ReleaseStack, changes } from "../e2e/stack";
 
 const MODEL = "gs://seldon-models/sklearn/mms/lr_model";
 
@@ -43,7 +47,8 @@ async function main(): Promise<void> {
     console.log(`kube-apiserver at ${cluster.server}; KServe and Istio CRDs installed`);
     const stub = new ControllerStub(cluster);
     stub.start();
-    const stack = await ReleaseStack.create({ bin, kubeconfig: cluster.kubeconfig, stackName: "demo" });
+    const backendDir = fs.mkdtempSync(path.join(os.tmpdir(), "model-release-demo-"));
+    const stack = await ReleaseStack.create(localStackOptions(bin, cluster.kubeconfig, "demo", backendDir));
     try {
         const base = {
             environment: "kserve",
@@ -94,6 +99,7 @@ async function main(): Promise<void> {
     } finally {
         stub.stop();
         await stack.cleanup().catch(() => undefined);
+        fs.rmSync(backendDir, { recursive: true, force: true });
         await cluster.stop();
     }
 }

@@ -168,6 +168,11 @@ describe("planRelease: environment x strategy", () => {
                 ids,
             );
             for (const o of p.objects) {
+                assert.equal(
+                    o.manifest.metadata.annotations?.["pulumi.com/patchForce"],
+                    "true",
+                    "config wins over drift",
+                );
                 assert.equal(o.manifest.metadata.namespace, p.namespace);
                 assert.equal(o.manifest.metadata.labels["app.kubernetes.io/name"], "wisdom");
                 assert.equal(o.manifest.metadata.labels["app.kubernetes.io/managed-by"], "model-release");
@@ -219,6 +224,7 @@ describe("planRelease: KServe (Knative mode)", () => {
                     "serving.kserve.io/deploymentMode": "Knative",
                     "pulumi.com/waitFor": "condition=Ready",
                     "pulumi.com/timeoutSeconds": "600",
+                    "pulumi.com/patchForce": "true",
                 },
             },
             spec: {
@@ -318,6 +324,7 @@ describe("planRelease: KServe (Knative mode)", () => {
             "model-release.dev/role": "primary",
             "model-release.dev/percent": "33",
             "model-release.dev/weight": "1",
+            "pulumi.com/patchForce": "true",
         });
         assert.equal(
             manifestOf(p, "ConfigMap/wisdom-1-weight-config").metadata.annotations?.["model-release.dev/percent"],
@@ -521,6 +528,7 @@ describe("planRelease: Deployments", () => {
         assert.deepEqual(manifestOf(p, "Deployment/httpbin-0").metadata.annotations, {
             "pulumi.com/timeoutSeconds": "30",
             "pulumi.com/waitFor": "condition=Available",
+            "pulumi.com/patchForce": "true",
         });
     });
 
@@ -545,6 +553,7 @@ describe("planRelease: Deployments", () => {
             "model-release.dev/role": "candidate",
             "model-release.dev/percent": "0",
             "model-release.dev/mirror-percent": "20",
+            "pulumi.com/patchForce": "true",
         });
     });
 

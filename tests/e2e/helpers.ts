@@ -1,13 +1,16 @@
 // Shared steps of the end-to-end tests: a stack per test file in its own namespace, and the
 // preview -> up -> preview-again cycle every config edit goes through.
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 
 import { PreviewResult } from "@pulumi/pulumi/automation";
 
 import { LocalCluster } from "../../e2e/cluster";
+import { localStackOptions } from "../../e2e/engine";
 import { Environment, environment } from "../../e2e/environment";
-import { ReleaseStack, changes } from "../../e2e/stack";
+import { ReleaseStack, changes } from "../../automation/stack";
 
 export const POLICY_PACK = path.resolve(__dirname, "..", "..", "policies");
 
@@ -20,7 +23,8 @@ export interface Fixture extends Environment {
 export async function fixture(namespace: string): Promise<Fixture> {
     const env = await environment();
     await env.cluster.createNamespace(namespace);
-    const stack = await ReleaseStack.create({ bin: env.bin, kubeconfig: env.cluster.kubeconfig, stackName: namespace });
+    const backendDir = fs.mkdtempSync(path.join(os.tmpdir(), `model-release-${namespace}-`));
+    const stack = await ReleaseStack.create(localStackOptions(env.bin, env.cluster.kubeconfig, namespace, backendDir));
     return { ...env, stack, namespace };
 }
 

@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 import { LocalCluster } from "../../e2e/cluster";
-import { ReleaseStack } from "../../e2e/stack";
+import { ReleaseStack } from "../../automation/stack";
 import { POLICY_PACK, applyStep, assertEmpty, fixture } from "./helpers";
 
 const NS = "seed000";

@@ -2,7 +2,7 @@
 import * as assert from "node:assert/strict";
 
 import { LocalCluster } from "../../e2e/cluster";
-import { ReleaseStack } from "../../e2e/stack";
+import { ReleaseStack } from "../../automation/stack";
 import { applyStep, assertEmpty, fixture, names } from "./helpers";
 
 const NS = "modelmesh-serving";

@@ -1,7 +1,8 @@
 /**
- * A stack of this project driven through the Automation API with the real engine: the stack
- * program is `releaseProgram()` run inline, state lives in a local `file://` backend, secrets use
- * a passphrase. Config edits go through the CLI exactly as `pulumi config set` would.
+ * A stack of this project driven through the Automation API: the stack program is
+ * `releaseProgram()` run inline, so a release changed here and one changed by editing
+ * Pulumi.<stack>.yaml by hand are the same thing. Config edits go through the CLI exactly as
+ * `pulumi config set` would.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -18,7 +19,6 @@ import {
 } from "@pulumi/pulumi/automation";
 
 import { releaseProgram } from "../components/program";
-import { engineEnv } from "./engine";
 
 export const PROJECT = "model-release";
 
@@ -31,14 +31,17 @@ export interface RunOptions {
 }
 
 export interface ReleaseStackOptions {
-    /** Engine bin directory (scripts/engine.sh). */
-    bin: string;
-    /** Kubeconfig of the target cluster. */
-    kubeconfig: string;
-    /** Stack name; default `e2e`. */
-    stackName?: string;
-    /** Backend directory; default a new temporary directory (removed by `cleanup`). */
+    /** Stack name. */
+    stackName: string;
+    /** Project directory (Pulumi.yaml, Pulumi.<stack>.yaml); default `<backendDir>/project`. */
+    workDir?: string;
+    /** Directory of a local `file://` backend; default a new temporary directory when no
+     *  PULUMI_BACKEND_URL is given in `envVars` (then removed by `cleanup`). */
     backendDir?: string;
+    /** Environment of the Pulumi CLI runs (backend, passphrase, KUBECONFIG, PATH, ...). */
+    envVars?: Record<string, string>;
+    /** Directory holding `bin/pulumi`; default the `pulumi` on PATH. */
+    pulumiRoot?: string;
 }
 
 export class ReleaseStack {
@@ -49,14 +52,19 @@ export class ReleaseStack {
     ) {}
 
     static async create(options: ReleaseStackOptions): Promise<ReleaseStack> {
-        const ownsBackend = options.backendDir === undefined;
-        const backendDir = options.backendDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "model-release-state-"));
-        const workDir = path.join(backendDir, "project");
+        const envVars = { ...(options.envVars ?? {}) };
+        const ownsBackend = options.backendDir === undefined && envVars.PULUMI_BACKEND_URL === undefined;
+        const backendDir =
+            options.backendDir ?? (ownsBackend ? fs.mkdtempSync(path.join(os.tmpdir(), "model-release-state-")) : "");
+        if (backendDir !== "" && envVars.PULUMI_BACKEND_URL === undefined) {
+            envVars.PULUMI_BACKEND_URL = `file://${backendDir}`;
+        }
+        const workDir = options.workDir ?? path.join(backendDir || os.tmpdir(), "project");
         fs.mkdirSync(workDir, { recursive: true });
-        const pulumiCommand = await PulumiCommand.get({ root: path.dirname(options.bin) });
+        const pulumiCommand = await PulumiCommand.get(options.pulumiRoot ? { root: options.pulumiRoot } : {});
         const stack = await LocalWorkspace.createOrSelectStack(
             {
-                stackName: options.stackName ?? "e2e",
+                stackName: options.stackName,
                 projectName: PROJECT,
                 program: async () => {
                     const { releases } = releaseProgram();
@@ -66,8 +74,11 @@ export class ReleaseStack {
             {
                 workDir,
                 pulumiCommand,
-                envVars: engineEnv(options.bin, backendDir, options.kubeconfig),
-                projectSettings: { name: PROJECT, runtime: "nodejs" },
+                envVars,
+                // An existing Pulumi.yaml (this project's, with its config schema) is kept as is.
+                ...(fs.existsSync(path.join(workDir, "Pulumi.yaml"))
+                    ? {}
+                    : { projectSettings: { name: PROJECT, runtime: "nodejs" } }),
             },
         );
         return new ReleaseStack(stack, backendDir, ownsBackend);
@@ -95,12 +106,29 @@ export class ReleaseStack {
         return this.stack.getAllConfig();
     }
 
+    /** The `releases` config as an object (empty when unset). */
+    async releases(): Promise<Record<string, unknown>> {
+        const all = await this.stack.getAllConfig();
+        const value = all[`${PROJECT}:releases`]?.value;
+        return value === undefined ? {} : (JSON.parse(value) as Record<string, unknown>);
+    }
+
     preview(options: RunOptions = {}): Promise<PreviewResult> {
         return this.stack.preview({ diff: true, ...options });
     }
 
     up(options: RunOptions = {}): Promise<UpResult> {
         return this.stack.up({ diff: true, ...options });
+    }
+
+    /** `pulumi refresh`; `clearPendingCreates` drops creates an interrupted update left pending. */
+    async refresh(options: { clearPendingCreates?: boolean } = {}): Promise<void> {
+        await this.stack.refresh({ ...options });
+    }
+
+    /** `pulumi cancel`: on a file backend, removes the lock an interrupted update left behind. */
+    async cancel(): Promise<void> {
+        await this.stack.cancel();
     }
 
     async destroy(): Promise<void> {
@@ -112,7 +140,9 @@ export class ReleaseStack {
         try {
             await this.stack.workspace.removeStack(this.stack.name, { force: true });
         } finally {
-            if (this.ownsBackend) fs.rmSync(this.backendDir, { recursive: true, force: true });
+            if (this.ownsBackend && this.backendDir !== "") {
+                fs.rmSync(this.backendDir, { recursive: true, force: true });
+            }
         }
     }
 }

@@ -1,0 +1,215 @@
+/**
+ * Release operations as pure edits of the `releases` stack config: what a platform service asks
+ * for ("add a candidate", "move 10% more", "promote", "roll back") turned into the same config a
+ * person would write in Pulumi.<stack>.yaml. Every result is validated with the component's own
+ * rules and messages before it is returned. No Pulumi imports, no I/O.
+ */
+import { planTraffic } from "../components/plan";
+import { ReleaseArgs, VersionArgs } from "../components/types";
+import { ConfigIssue, ReleaseConfigError, validateReleases } from "../components/validate";
+
+/** The `releases` config: release name to release description. */
+export type ReleasesConfig = Record<string, ReleaseArgs>;
+
+/** The default largest move of one `step`, in percentage points. */
+export const DEFAULT_MAX_STEP = 25;
+
+export interface OperationOptions {
+    /** Namespace of releases that set none (the provider's). */
+    defaultNamespace?: string;
+    /** Largest move of one `step` or `setWeights`, in points; default 25. */
+    maxStep?: number;
+}
+
+function fail(path: string, problem: string, fix: string): never {
+    throw new ReleaseConfigError([{ path, problem, fix }]);
+}
+
+function copyOf(config: ReleasesConfig): ReleasesConfig {
+    return structuredClone(config);
+}
+
+function releaseOf(config: ReleasesConfig, release: string): ReleaseArgs {
+    const found = config[release];
+    if (!found) {
+        fail(
+            `releases.${release}`,
+            "does not exist",
+            `use one of: ${Object.keys(config).join(", ") || "(none configured)"}`,
+        );
+    }
+    return found;
+}
+
+/** Validates a whole config, throwing every issue at once. */
+export function validated(config: ReleasesConfig, options: OperationOptions = {}): ReleasesConfig {
+    validateReleases(config, options.defaultNamespace ?? "default");
+    return config;
+}
+
+/** Current integer percentages per version of a release (validated). */
+export function percentages(config: ReleasesConfig, release: string, options: OperationOptions = {}): number[] {
+    const [resolved] = validateReleases(
+        { [release]: releaseOf(config, release) },
+        options.defaultNamespace ?? "default",
+    );
+    return planTraffic(resolved).map((row) => row.percent);
+}
+
+/**
+ * Adds a candidate version. In a weighted split it starts at weight 0 unless one is given;
+ * `strategy` switches the release's strategy at the same time (e.g. none -> canary).
+ */
+export function addCandidate(
+    config: ReleasesConfig,
+    release: string,
+    version: VersionArgs,
+    options: OperationOptions & { strategy?: ReleaseArgs["strategy"] } = {},
+): ReleasesConfig {
+    const next = copyOf(config);
+    const r = releaseOf(next, release);
+    if (options.strategy !== undefined) r.strategy = options.strategy;
+    const candidate = structuredClone(version);
+    if (r.versions.some((v) => v.weight !== undefined) && candidate.weight === undefined) {
+        candidate.weight = 0;
+    }
+    r.versions = [...r.versions, candidate];
+    return validated(next, options);
+}
+
+/** Sets the weights of a blue-green release (one per version, in order), within the step limit. */
+export function setWeights(
+    config: ReleasesConfig,
+    release: string,
+    weights: number[],
+    options: OperationOptions = {},
+): ReleasesConfig {
+    const next = copyOf(config);
+    const r = releaseOf(next, release);
+    if (r.strategy !== "blue-green") {
+        fail(
+            `releases.${release}.strategy`,
+            `is ${r.strategy ?? "none"}, and weights only apply to blue-green`,
+            "set strategy: blue-green first",
+        );
+    }
+    if (weights.length !== r.versions.length) {
+        fail(
+            `releases.${release}.versions`,
+            `has ${r.versions.length} versions but ${weights.length} weights were given`,
+            "give one weight per version, primary first",
+        );
+    }
+    const before = percentages(config, release, options);
+    r.versions.forEach((v, i) => (v.weight = weights[i]));
+    validated(next, options);
+    checkStep(release, before, percentages(next, release, options), options);
+    return next;
+}
+
+/** Moves `points` percentage points from the primary to the candidate (negative: back). */
+export function step(
+    config: ReleasesConfig,
+    release: string,
+    points: number,
+    options: OperationOptions = {},
+): ReleasesConfig {
+    const r = releaseOf(config, release);
+    if (r.strategy !== "blue-green" || r.versions.length !== 2) {
+        fail(
+            `releases.${release}`,
+            "needs strategy blue-green with exactly a primary and one candidate to step",
+            "add a candidate or set weights directly",
+        );
+    }
+    if (!Number.isInteger(points) || points === 0) {
+        fail(
+            "step",
+            `must be a non-zero whole number of points, got ${points}`,
+            "e.g. 10 to move 10% to the candidate",
+        );
+    }
+    const [primary, candidate] = percentages(config, release, options);
+    const target = Math.min(100, Math.max(0, candidate + points));
+    return setWeights(config, release, [primary + candidate - target, target], options);
+}
+
+function checkStep(release: string, before: number[], after: number[], options: OperationOptions): void {
+    const maxStep = options.maxStep ?? DEFAULT_MAX_STEP;
+    const issues: ConfigIssue[] = [];
+    after.forEach((p, i) => {
+        const moved = Math.abs(p - (before[i] ?? 0));
+        if (moved > maxStep) {
+            issues.push({
+                path: `releases.${release}.versions[${i}].weight`,
+                problem: `would move ${moved} points (${before[i] ?? 0}% -> ${p}%), more than the ${maxStep}-point limit of one operation`,
+                fix: `move in steps of at most ${maxStep} points`,
+            });
+        }
+    });
+    if (issues.length > 0) throw new ReleaseConfigError(issues);
+}
+
+/**
+ * Promotes the candidate: the primary takes the candidate's spec under its own name (updated in
+ * place) and the candidates are removed; for kserve-canary, canaryTrafficPercent is removed.
+ */
+export function promote(config: ReleasesConfig, release: string, options: OperationOptions = {}): ReleasesConfig {
+    const next = copyOf(config);
+    const r = releaseOf(next, release);
+    if (r.strategy === "kserve-canary") {
+        if (r.canaryTrafficPercent === undefined) {
+            fail(
+                `releases.${release}.canaryTrafficPercent`,
+                "is not set: there is no canary to promote",
+                "roll out a canary first",
+            );
+        }
+        delete r.canaryTrafficPercent;
+        return validated(next, options);
+    }
+    if (r.versions.length < 2) {
+        fail(`releases.${release}.versions`, "has no candidate to promote", "add a candidate first");
+    }
+    const [primary, candidate] = r.versions;
+    const promoted: VersionArgs = structuredClone(candidate);
+    delete promoted.weight;
+    delete promoted.match;
+    delete promoted.mirrorPercent;
+    if (primary.name !== undefined) promoted.name = primary.name;
+    else delete promoted.name;
+    r.versions = [promoted];
+    singleVersionStrategy(r);
+    return validated(next, options);
+}
+
+/** Rolls back: drops the candidates, or pins a kserve-canary release to its previous revision. */
+export function rollback(config: ReleasesConfig, release: string, options: OperationOptions = {}): ReleasesConfig {
+    const next = copyOf(config);
+    const r = releaseOf(next, release);
+    if (r.strategy === "kserve-canary") {
+        r.canaryTrafficPercent = 0;
+        return validated(next, options);
+    }
+    if (r.versions.length < 2) {
+        fail(`releases.${release}.versions`, "has no candidate to roll back", "nothing to do");
+    }
+    const primary = structuredClone(r.versions[0]);
+    delete primary.weight;
+    r.versions = [primary];
+    singleVersionStrategy(r);
+    return validated(next, options);
+}
+
+/** Canary and mirror need a candidate; with the primary alone the release routes with `none`. */
+function singleVersionStrategy(r: ReleaseArgs): void {
+    if (r.strategy === "canary" || r.strategy === "mirror") r.strategy = "none";
+}
+
+/** Removes a release (all its objects are deleted on apply). */
+export function remove(config: ReleasesConfig, release: string, options: OperationOptions = {}): ReleasesConfig {
+    const next = copyOf(config);
+    releaseOf(next, release);
+    delete next[release];
+    return validated(next, options);
+}

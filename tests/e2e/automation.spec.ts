@@ -1,0 +1,153 @@
+// The release operations library (automation/releases.ts) on the real engine: preview-only plans,
+// applied operations, guard rails, rollback of config after a failed update, and concurrency.
+import * as assert from "node:assert/strict";
+
+import { BusyError, RefusedError, ReleaseManager } from "../../automation/releases";
+import { ReleaseStack } from "../../automation/stack";
+import { LocalCluster } from "../../e2e/cluster";
+import { ControllerStub } from "../../e2e/controllerStub";
+import { ReleaseConfigError } from "../../components/validate";
+import { POLICY_PACK, defaultRouteWeights, fixture, names } from "./helpers";
+
+const NS = "automation";
+const MODEL = "gs://seldon-models/sklearn/mms/lr_model";
+const v = (label: string) => ({ storageUri: MODEL, labels: { "app.kubernetes.io/version": label } });
+
+describe("e2e: release operations library (real engine)", function () {
+    this.timeout(40 * 60 * 1000);
+    let cluster: LocalCluster;
+    let stub: ControllerStub;
+    let stack: ReleaseStack;
+    let manager: ReleaseManager;
+    const isvcs = () => names(cluster, `/apis/serving.kserve.io/v1beta1/namespaces/${NS}/inferenceservices`);
+    const split = async () => (await defaultRouteWeights(cluster, NS, "wisdom")).map(([, w]) => w);
+
+    before(async function () {
+        ({ cluster, stub, stack } = await fixture(NS));
+        manager = new ReleaseManager(stack, {
+            policyPacks: [POLICY_PACK],
+            readiness: async (_kind, namespace, name) => {
+                const live = await cluster.get<{ status?: { conditions?: { type: string; status: string }[] } }>(
+                    `/apis/serving.kserve.io/v1beta1/namespaces/${namespace}/inferenceservices/${name}`,
+                );
+                return Boolean(live?.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+            },
+        });
+        await stack.setReleases({
+            wisdom: {
+                environment: "kserve",
+                strategy: "blue-green",
+                namespace: NS,
+                modelFormat: "sklearn",
+                readiness: { timeoutSeconds: 15 },
+                versions: [v("v0")],
+            },
+        });
+        await stack.up({ policyPacks: [POLICY_PACK] });
+    });
+    after(async function () {
+        stub?.neverReady.clear();
+        await stack?.cleanup().catch(() => undefined);
+    });
+
+    it("plans without applying: add-candidate previews creates and the traffic before -> after, config untouched", async () => {
+        const before = await stack.releases();
+        const plan = await manager.addCandidate("wisdom", v("v1"));
+        assert.equal(plan.applied, false);
+        assert.deepEqual(plan.changes, { create: 2, update: 2 });
+        assert.deepEqual(plan.steps.map((s) => `${s.op} ${s.name}`).sort(), [
+            "create automation/wisdom-1",
+            "create automation/wisdom-1-weight-config",
+            "update automation/wisdom",
+            "update automation/wisdom-0-weight-config",
+        ]);
+        assert.deepEqual(
+            plan.trafficBefore.map((r) => r.percent),
+            [100],
+        );
+        assert.deepEqual(
+            plan.trafficAfter.map((r) => r.percent),
+            [50, 50],
+        );
+        assert.deepEqual(await stack.releases(), before);
+        assert.deepEqual(await isvcs(), ["wisdom-0"]);
+    });
+
+    it("applies add-candidate: wisdom-1 created, 50/50", async () => {
+        const plan = await manager.addCandidate("wisdom", v("v1"), true);
+        assert.equal(plan.applied, true);
+        assert.deepEqual(await isvcs(), ["wisdom-0", "wisdom-1"]);
+        assert.deepEqual(await split(), [50, 50]);
+    });
+
+    it("refuses a step above the 25-point limit, naming the limit", async () => {
+        await assert.rejects(
+            manager.step("wisdom", 30, true),
+            (error: unknown) => error instanceof ReleaseConfigError && /25-point limit/.test(error.message),
+        );
+        assert.deepEqual(await split(), [50, 50]);
+    });
+
+    it("steps 20 points with an approval callback that sees the plan", async () => {
+        let seen: number[] = [];
+        const plan = await manager.step("wisdom", 20, (p) => {
+            seen = p.trafficAfter.map((r) => r.percent);
+            return true;
+        });
+        assert.deepEqual(seen, [30, 70]);
+        assert.equal(plan.applied, true);
+        assert.deepEqual(await split(), [30, 70]);
+    });
+
+    it("refuses to promote a candidate that is not Ready", async () => {
+        stub.neverReady.add(`${NS}/wisdom-1`);
+        const patched = await cluster.request(
+            "PATCH",
+            `/apis/serving.kserve.io/v1beta1/namespaces/${NS}/inferenceservices/wisdom-1/status`,
+            { status: { conditions: [{ type: "Ready", status: "False", reason: "RevisionMissing" }] } },
+            "application/merge-patch+json",
+        );
+        assert.equal(patched.status, 200);
+        await assert.rejects(
+            manager.promote("wisdom", true),
+            (error: unknown) => error instanceof RefusedError && /wisdom-1 is not Ready/.test(error.message),
+        );
+        stub.neverReady.clear();
+    });
+
+    it("restores the config when an update fails (a candidate that never becomes Ready)", async () => {
+        const before = await stack.releases();
+        stub.neverReady.add(`${NS}/wisdom-2`);
+        await assert.rejects(manager.addCandidate("wisdom", v("v2"), true), /wisdom-2/);
+        assert.deepEqual(await stack.releases(), before, "config is back to the last applied state");
+        stub.neverReady.clear();
+        // The failed candidate object is cleaned up by the next update of the restored config.
+        await stack.up({ policyPacks: [POLICY_PACK] });
+        assert.deepEqual(await isvcs(), ["wisdom-0", "wisdom-1"]);
+    });
+
+    it("two concurrent operations on one release: one runs, the other is busy", async () => {
+        const results = await Promise.allSettled([manager.step("wisdom", 10, true), manager.step("wisdom", -10, true)]);
+        const busy = results.filter((r) => r.status === "rejected" && r.reason instanceof BusyError);
+        const done = results.filter((r) => r.status === "fulfilled");
+        assert.equal(busy.length, 1);
+        assert.equal(done.length, 1);
+        assert.deepEqual(await split(), [20, 80]);
+    });
+
+    it("promotes: wisdom-0 takes v1, wisdom-1 is deleted", async () => {
+        const plan = await manager.promote("wisdom", true);
+        assert.deepEqual(plan.changes, { update: 3, delete: 2 });
+        assert.deepEqual(await isvcs(), ["wisdom-0"]);
+        const status = await manager.status("wisdom");
+        assert.deepEqual(status.traffic, [
+            { version: "wisdom-0", role: "primary", weight: 1, percent: 100, ready: true },
+        ]);
+    });
+
+    it("removes the release", async () => {
+        const plan = await manager.remove("wisdom", true);
+        assert.equal(plan.applied, true);
+        assert.deepEqual(await isvcs(), []);
+    });
+});
