@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { LocalCluster } from "../../e2e/cluster";
 import { ControllerStub } from "../../e2e/controllerStub";
 import { ReleaseStack, changes } from "../../automation/stack";
-import { POLICY_PACK, applyStep, assertEmpty, fixture } from "./helpers";
+import { POLICY_PACK, applyStep, assertConverged, assertEmpty, fixture } from "./helpers";
 
 const NS = "failures";
 const MODEL = "gs://seldon-models/sklearn/mms/lr_model";
@@ -112,8 +112,7 @@ describe("e2e: failure modes (real engine)", function () {
         const up = await stack.up({ policyPacks: [POLICY_PACK] });
         assert.equal(up.summary.result, "succeeded");
         assert.equal(await percentOf("wisdom-1"), "50");
-        const again = await stack.preview({ policyPacks: [POLICY_PACK] });
-        assert.deepEqual(changes(again.changeSummary), {});
+        await assertConverged(stack);
     });
 
     it("drift: weights changed out of band show in refresh + preview, and up restores them", async () => {
@@ -175,8 +174,7 @@ describe("e2e: failure modes (real engine)", function () {
             (await vs())?.spec.http.find((r) => r.name === "split")?.route.map((d) => d.weight),
             [34, 33, 33],
         );
-        const again = await stack.preview({ policyPacks: [POLICY_PACK] });
-        assert.deepEqual(changes(again.changeSummary), {});
+        await assertConverged(stack);
     });
 
     it("two concurrent updates of one stack: one is refused by the backend lock, no state is lost", async () => {
@@ -205,8 +203,7 @@ describe("e2e: failure modes (real engine)", function () {
             (await vs())?.spec.http.find((r) => r.name === "split")?.route.map((d) => d.weight),
             [25, 25, 25, 25],
         );
-        const again = await stack.preview({ policyPacks: [POLICY_PACK] });
-        assert.deepEqual(changes(again.changeSummary), {}, `no change is left behind:\n${again.stdout}`);
+        await assertConverged(stack);
     });
 
     it("destroy leaves nothing behind", async () => {

@@ -43,9 +43,27 @@ export async function applyStep(
     assert.equal(preview.changeSummary.replace ?? 0, 0, "no replace");
     const up = await stack.up({ policyPacks: [POLICY_PACK] });
     assert.equal(up.summary.result, "succeeded");
-    const again = await stack.preview({ policyPacks: [POLICY_PACK] });
-    assert.deepEqual(changes(again.changeSummary), {}, `a second preview shows no changes:\n${again.stdout}`);
+    await assertConverged(stack);
     return preview;
+}
+
+/** Spurious second previews seen (provider 4.25 recording a pre-patch object; see README). */
+export const staleOutputs: string[] = [];
+
+/**
+ * A second preview shows no changes. Pulumi Kubernetes 4.25 can record an object as read before
+ * a metadata-only patch (its watch drops stale events by generation only), which shows as a
+ * spurious update; in that case the live objects are read back (refresh) and the preview must
+ * then be empty: what is in the cluster matches the config.
+ */
+export async function assertConverged(stack: ReleaseStack): Promise<void> {
+    let again = await stack.preview({ policyPacks: [POLICY_PACK] });
+    if (Object.keys(changes(again.changeSummary)).length > 0) {
+        staleOutputs.push(again.stdout);
+        await stack.refresh();
+        again = await stack.preview({ policyPacks: [POLICY_PACK] });
+    }
+    assert.deepEqual(changes(again.changeSummary), {}, `a second preview shows no changes:\n${again.stdout}`);
 }
 
 /** Weights of the VirtualService's default (last) route, as [version, weight] pairs. */
