@@ -1,8 +1,12 @@
 // The release operations library (automation/releases.ts) on the real engine: preview-only plans,
 // applied operations, guard rails, rollback of config after a failed update, and concurrency.
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 
 import { BusyError, RefusedError, ReleaseManager } from "../../automation/releases";
+import { buildServer } from "../../automation/server";
 import { ReleaseStack } from "../../automation/stack";
 import { LocalCluster } from "../../e2e/cluster";
 import { ControllerStub } from "../../e2e/controllerStub";
@@ -133,6 +137,32 @@ describe("e2e: release operations library (real engine)", function () {
         assert.equal(busy.length, 1);
         assert.equal(done.length, 1);
         assert.deepEqual(await split(), [20, 80]);
+    });
+
+    it("the HTTP service applies a step on the real engine and audits it", async () => {
+        const auditLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "audit-")), "audit.log");
+        const app = buildServer({ managerFor: async () => manager, token: "t0ken", auditLog });
+        const unauthorized = await app.inject({ method: "GET", url: `/stacks/${NS}/releases/wisdom` });
+        assert.equal(unauthorized.statusCode, 401);
+        const res = await app.inject({
+            method: "POST",
+            url: `/stacks/${NS}/releases/wisdom/apply`,
+            payload: { operation: "step", points: 10 },
+            headers: { authorization: "Bearer t0ken", "x-actor": "e2e" },
+        });
+        assert.equal(res.statusCode, 200, res.body);
+        assert.deepEqual(await split(), [10, 90]);
+        const entry = JSON.parse(fs.readFileSync(auditLog, "utf8").trim());
+        assert.deepEqual([entry.who, entry.operation, entry.result], ["e2e", "step", "applied"]);
+        assert.deepEqual(
+            entry.trafficBefore.map((r: { percent: number }) => r.percent),
+            [20, 80],
+        );
+        assert.deepEqual(
+            entry.trafficAfter.map((r: { percent: number }) => r.percent),
+            [10, 90],
+        );
+        await app.close();
     });
 
     it("promotes: wisdom-0 takes v1, wisdom-1 is deleted", async () => {
