@@ -35,8 +35,7 @@ export interface ReleaseStackOptions {
     stackName: string;
     /** Project directory (Pulumi.yaml, Pulumi.<stack>.yaml); default `<backendDir>/project`. */
     workDir?: string;
-    /** Directory of a local `file://` backend; default a new temporary directory when no
-     *  PULUMI_BACKEND_URL is given in `envVars` (then removed by `cleanup`). */
+    /** Directory of a local `file://` backend; default the ambient backend. */
     backendDir?: string;
     /** Environment of the Pulumi CLI runs (backend, passphrase, KUBECONFIG, PATH, ...). */
     envVars?: Record<string, string>;
@@ -47,19 +46,21 @@ export interface ReleaseStackOptions {
 export class ReleaseStack {
     private constructor(
         readonly stack: Stack,
+        /** The local backend directory, or "" for the ambient backend. */
         readonly backendDir: string,
-        private readonly ownsBackend: boolean,
     ) {}
 
     static async create(options: ReleaseStackOptions): Promise<ReleaseStack> {
         const envVars = { ...(options.envVars ?? {}) };
-        const ownsBackend = options.backendDir === undefined && envVars.PULUMI_BACKEND_URL === undefined;
-        const backendDir =
-            options.backendDir ?? (ownsBackend ? fs.mkdtempSync(path.join(os.tmpdir(), "model-release-state-")) : "");
+        // A backend directory selects a local file backend; otherwise the ambient one (login or
+        // PULUMI_BACKEND_URL) is used, as with the pulumi CLI.
+        const backendDir = options.backendDir ?? "";
         if (backendDir !== "" && envVars.PULUMI_BACKEND_URL === undefined) {
             envVars.PULUMI_BACKEND_URL = `file://${backendDir}`;
         }
-        const workDir = options.workDir ?? path.join(backendDir || os.tmpdir(), "project");
+        const workDir =
+            options.workDir ??
+            path.join(backendDir || fs.mkdtempSync(path.join(os.tmpdir(), "model-release-")), "project");
         fs.mkdirSync(workDir, { recursive: true });
         const pulumiCommand = await PulumiCommand.get(options.pulumiRoot ? { root: options.pulumiRoot } : {});
         const stack = await LocalWorkspace.createOrSelectStack(
@@ -81,7 +82,7 @@ export class ReleaseStack {
                     : { projectSettings: { name: PROJECT, runtime: "nodejs" } }),
             },
         );
-        return new ReleaseStack(stack, backendDir, ownsBackend);
+        return new ReleaseStack(stack, backendDir);
     }
 
     /** Replaces the whole `releases` config (like editing Pulumi.<stack>.yaml). */
@@ -135,15 +136,9 @@ export class ReleaseStack {
         await this.stack.destroy();
     }
 
-    /** Removes the stack and, if this object created it, the backend directory. */
+    /** Removes the stack (its state and config). */
     async cleanup(): Promise<void> {
-        try {
-            await this.stack.workspace.removeStack(this.stack.name, { force: true });
-        } finally {
-            if (this.ownsBackend && this.backendDir !== "") {
-                fs.rmSync(this.backendDir, { recursive: true, force: true });
-            }
-        }
+        await this.stack.workspace.removeStack(this.stack.name, { force: true });
     }
 }
 

@@ -10,8 +10,9 @@ import { buildServer } from "../../automation/server";
 import { ReleaseStack } from "../../automation/stack";
 import { LocalCluster } from "../../e2e/cluster";
 import { ControllerStub } from "../../e2e/controllerStub";
+import { engineEnv } from "../../e2e/engine";
 import { ReleaseConfigError } from "../../components/validate";
-import { POLICY_PACK, defaultRouteWeights, fixture, names } from "./helpers";
+import { POLICY_PACK, defaultRouteWeights, fixture, names, runProcess } from "./helpers";
 
 const NS = "automation";
 const MODEL = "gs://seldon-models/sklearn/mms/lr_model";
@@ -23,11 +24,12 @@ describe("e2e: release operations library (real engine)", function () {
     let stub: ControllerStub;
     let stack: ReleaseStack;
     let manager: ReleaseManager;
+    let bin: string;
     const isvcs = () => names(cluster, `/apis/serving.kserve.io/v1beta1/namespaces/${NS}/inferenceservices`);
     const split = async () => (await defaultRouteWeights(cluster, NS, "wisdom")).map(([, w]) => w);
 
     before(async function () {
-        ({ cluster, stub, stack } = await fixture(NS));
+        ({ cluster, stub, stack, bin } = await fixture(NS));
         manager = new ReleaseManager(stack, {
             policyPacks: [POLICY_PACK],
             readiness: async (_kind, namespace, name) => {
@@ -82,6 +84,35 @@ describe("e2e: release operations library (real engine)", function () {
         assert.equal(plan.applied, true);
         assert.deepEqual(await isvcs(), ["wisdom-0", "wisdom-1"]);
         assert.deepEqual(await split(), [50, 50]);
+    });
+
+    it("sets weights 40/60 within the limit", async () => {
+        const plan = await manager.setWeights("wisdom", [40, 60], true);
+        assert.deepEqual(plan.changes, { update: 3 });
+        assert.deepEqual(await split(), [40, 60]);
+        await manager.setWeights("wisdom", [50, 50], true);
+    });
+
+    it("the CLI steps with --yes and reports status as JSON, on the same stack", async () => {
+        const cli = path.resolve(__dirname, "..", "..", "cli", "model-release.js");
+        const env = { ...process.env, ...engineEnv(bin, stack.backendDir, cluster.kubeconfig) };
+        const workDir = stack.stack.workspace.workDir;
+        const common = ["--stack", NS, "--release", "wisdom", "--work-dir", workDir, "--policy-pack", POLICY_PACK];
+        const step = await runProcess(process.execPath, [cli, "step", ...common, "--yes", "10"], env);
+        assert.equal(step.status, 0, step.stderr);
+        assert.match(step.stdout, /wisdom-1\s+50%\s+60%/);
+        assert.match(step.stdout, /applied/);
+        assert.deepEqual(await split(), [40, 60]);
+        const tooBig = await runProcess(process.execPath, [cli, "step", ...common, "--yes", "40"], env);
+        assert.equal(tooBig.status, 2);
+        assert.match(tooBig.stderr, /25-point limit/);
+        const status = await runProcess(process.execPath, [cli, "status", ...common, "--json"], env);
+        assert.equal(status.status, 0, status.stderr);
+        assert.deepEqual(
+            JSON.parse(status.stdout).traffic.map((r: { percent: number }) => r.percent),
+            [40, 60],
+        );
+        await manager.setWeights("wisdom", [50, 50], true);
     });
 
     it("refuses a step above the 25-point limit, naming the limit", async () => {
@@ -173,6 +204,17 @@ describe("e2e: release operations library (real engine)", function () {
         assert.deepEqual(status.traffic, [
             { version: "wisdom-0", role: "primary", weight: 1, percent: 100, ready: true },
         ]);
+    });
+
+    it("rolls back a candidate: it is deleted and the primary keeps all traffic", async () => {
+        await manager.addCandidate("wisdom", v("v2"), true);
+        assert.deepEqual(await isvcs(), ["wisdom-0", "wisdom-1"]);
+        const plan = await manager.rollback("wisdom", true);
+        assert.deepEqual(
+            plan.trafficAfter.map((r) => r.percent),
+            [100],
+        );
+        assert.deepEqual(await isvcs(), ["wisdom-0"]);
     });
 
     it("removes the release", async () => {

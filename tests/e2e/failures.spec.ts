@@ -1,13 +1,13 @@
 // Failure modes on the real engine: a candidate that never becomes Ready, drift, an update killed
 // mid-way, and two concurrent updates of one stack. Each ends with the stack converged.
 import * as assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 
 import { LocalCluster } from "../../e2e/cluster";
 import { ControllerStub } from "../../e2e/controllerStub";
 import { ReleaseStack, changes } from "../../automation/stack";
-import { POLICY_PACK, applyStep, assertConverged, assertEmpty, fixture } from "./helpers";
+import { POLICY_PACK, applyStep, assertConverged, assertEmpty, fixture, runProcess } from "./helpers";
 
 const NS = "failures";
 const MODEL = "gs://seldon-models/sklearn/mms/lr_model";
@@ -44,22 +44,6 @@ interface VirtualService {
 
 function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Runs a process to completion without blocking this one (whose inline program is running). */
-function runProcess(
-    command: string,
-    args: string[],
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-        child.on("error", reject);
-        child.on("close", (status) => resolve({ status, stdout, stderr }));
-    });
 }
 
 /** PIDs of running `pulumi up` processes of a stack. */

@@ -1,6 +1,7 @@
 // Shared steps of the end-to-end tests: a stack per test file in its own namespace, and the
 // preview -> up -> preview-again cycle every config edit goes through.
 import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -104,4 +105,21 @@ export async function assertEmpty(cluster: LocalCluster, namespace: string): Pro
         [],
         "no ConfigMaps left",
     );
+}
+
+/** Runs a process to completion without blocking this one (the controller stub runs here). */
+export function runProcess(
+    command: string,
+    args: string[],
+    env: NodeJS.ProcessEnv = process.env,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+        child.on("error", reject);
+        child.on("close", (status) => resolve({ status, stdout, stderr }));
+    });
 }
