@@ -8,15 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
-import {
-    ConfigMap,
-    EngineEvent,
-    LocalWorkspace,
-    PreviewResult,
-    PulumiCommand,
-    Stack,
-    UpResult,
-} from "@pulumi/pulumi/automation";
+import { EngineEvent, LocalWorkspace, PreviewResult, PulumiCommand, Stack, UpResult } from "@pulumi/pulumi/automation";
 
 import { releaseProgram } from "../components/program";
 
@@ -101,10 +93,6 @@ export class ReleaseStack {
     /** `pulumi config rm --path <key>`. */
     async removePath(key: string): Promise<void> {
         await this.stack.removeConfig(key, true);
-    }
-
-    async config(): Promise<ConfigMap> {
-        return this.stack.getAllConfig();
     }
 
     /** The `releases` config as an object (empty when unset). */

@@ -24,8 +24,6 @@ export interface PlannedObject {
      * component builds the Deployment spec from it with kubernetesx's PodBuilder.
      */
     podSpec?: PodSpec;
-    /** Keys of `manifest` that hold secret values (filled in by the component). */
-    secretKeys?: string[];
     /** Ids of objects that must be created or updated (and Ready) before this one. */
     dependsOn: string[];
 }
@@ -289,7 +287,6 @@ function credentialObjects(release: ResolvedRelease): PlannedObject[] {
                 }),
                 type: "Opaque",
             },
-            secretKeys: ["stringData"],
         },
         {
             id: `ServiceAccount/${name}`,

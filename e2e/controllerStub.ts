@@ -31,8 +31,6 @@ export class ControllerStub {
     private running = false;
     /** Objects (`<namespace>/<name>`) never reported ready. */
     readonly neverReady = new Set<string>();
-    /** How many status or Endpoints writes were made. */
-    writes = 0;
 
     constructor(private readonly cluster: LocalCluster) {}
 
@@ -51,8 +49,7 @@ export class ControllerStub {
     }
 
     private async patchStatus(path: string, status: Record<string, unknown>): Promise<void> {
-        const res = await this.cluster.request("PATCH", `${path}/status`, { status }, "application/merge-patch+json");
-        if (res.status === 200) this.writes += 1;
+        await this.cluster.request("PATCH", `${path}/status`, { status }, "application/merge-patch+json");
     }
 
     private async tick(): Promise<void> {
@@ -125,13 +122,12 @@ export class ControllerStub {
                     name: p.name,
                     port: typeof p.targetPort === "number" ? p.targetPort : p.port,
                 }));
-                const res = await this.cluster.request("POST", `/api/v1/namespaces/${namespace}/endpoints`, {
+                await this.cluster.request("POST", `/api/v1/namespaces/${namespace}/endpoints`, {
                     apiVersion: "v1",
                     kind: "Endpoints",
                     metadata: { name, namespace },
                     subsets: [{ addresses: [{ ip: "10.0.1.1" }], ports }],
                 });
-                if (res.status === 201) this.writes += 1;
             }
         } catch {
             // The cluster may be stopping; the next tick retries.

@@ -29,6 +29,15 @@ function configFor(policy: PolicyWithSchema, config: Record<string, unknown>): R
 
 class NotApplicable extends Error {}
 
+/** Resource options of a resource registered with none. */
+const NO_OPTIONS: PolicyResource["opts"] = {
+    protect: false,
+    ignoreChanges: [],
+    aliases: [],
+    customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+    additionalSecretOutputs: [],
+};
+
 function urnOf(r: TestResource): string {
     return `urn:pulumi:test::model-release::${r.type}::${r.name}`;
 }
@@ -45,13 +54,7 @@ export async function resourceViolations(
         props: resource.props,
         urn: urnOf(resource),
         name: resource.name,
-        opts: {
-            protect: false,
-            ignoreChanges: [],
-            aliases: [],
-            customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
-            additionalSecretOutputs: [],
-        },
+        opts: NO_OPTIONS,
         stackTags: new Map(),
         isType: () => false,
         asType: () => undefined,
@@ -98,13 +101,7 @@ export async function stackViolations(
         props: r.props,
         urn: urnOf(r),
         name: r.name,
-        opts: {
-            protect: false,
-            ignoreChanges: [],
-            aliases: [],
-            customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
-            additionalSecretOutputs: [],
-        },
+        opts: NO_OPTIONS,
         dependencies: [],
         propertyDependencies: {},
         isType: () => false,
