@@ -4,7 +4,7 @@
  * use, and stopped by the suite's root hook. Each test file works in its own namespace and stack.
  */
 import { LocalCluster } from "./cluster";
-import { ensureEngine } from "./engine";
+import { ensureEngine, ensurePolicyPack } from "./engine";
 import { ControllerStub } from "./controllerStub";
 
 export interface Environment {
@@ -17,6 +17,7 @@ let started: Promise<Environment> | undefined;
 
 async function start(): Promise<Environment> {
     const bin = ensureEngine();
+    ensurePolicyPack();
     const cluster = await LocalCluster.start(bin);
     const stub = new ControllerStub(cluster);
     stub.start();

@@ -9,11 +9,11 @@ import * as path from "node:path";
 import { PreviewResult } from "@pulumi/pulumi/automation";
 
 import { LocalCluster } from "../../e2e/cluster";
-import { localStackOptions } from "../../e2e/engine";
+import { POLICY_PACK, localStackOptions } from "../../e2e/engine";
 import { Environment, environment } from "../../e2e/environment";
 import { ReleaseStack, changes } from "../../automation/stack";
 
-export const POLICY_PACK = path.resolve(__dirname, "..", "..", "policies");
+export { POLICY_PACK };
 
 export interface Fixture extends Environment {
     stack: ReleaseStack;

@@ -1,0 +1,160 @@
+/**
+ * `npm run bench`: the benchmarks of the component, the policy pack and a promotion against
+ * their baselines, in one run. Writes bench/results/<timestamp>.{md,json} and latest.{md,json},
+ * and the latest table into the README. Options:
+ *   --only mocks,preview,policy,promotion,footprint   run a subset (the README is then left alone)
+ *   --runs N         engine runs per measurement (default 5)
+ *   --mock-runs N    processes per mock measurement (default 3)
+ *   --quick          1 run each, sizes up to 10: a smoke test of the benchmark itself
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+import { startEngine, engineVersions } from "./engine";
+import { footprintBench } from "./footprint";
+import { mockBench } from "./mockCost";
+import { policyBench, previewBench } from "./preview";
+import { promotionBench } from "./promotion";
+import { BenchResults, checkTargets, markdownReport } from "./report";
+import { replaceBetween } from "./stats";
+
+const ROOT = path.resolve(__dirname, "..");
+const RESULTS = path.join(ROOT, "bench", "results");
+const BENCHMARKS = ["mocks", "preview", "policy", "promotion", "footprint"] as const;
+type Benchmark = (typeof BENCHMARKS)[number];
+export const README_START = "<!-- bench:start -->";
+export const README_END = "<!-- bench:end -->";
+
+interface Options {
+    only: Benchmark[];
+    runs: number;
+    mockRuns: number;
+    quick: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+    const options: Options = { only: [...BENCHMARKS], runs: 5, mockRuns: 3, quick: false };
+    for (let i = 0; i < argv.length; i++) {
+        const value = () => {
+            const v = argv[++i];
+            if (v === undefined) throw new Error(`${argv[i - 1]} needs a value`);
+            return v;
+        };
+        const count = (flag: string) => {
+            const n = Number(value());
+            if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer`);
+            return n;
+        };
+        switch (argv[i]) {
+            case "--only":
+                options.only = value()
+                    .split(",")
+                    .map((b) => {
+                        if (!(BENCHMARKS as readonly string[]).includes(b)) {
+                            throw new Error(`--only: unknown benchmark ${b}; one of ${BENCHMARKS.join(", ")}`);
+                        }
+                        return b as Benchmark;
+                    });
+                break;
+            case "--runs":
+                options.runs = count("--runs");
+                break;
+            case "--mock-runs":
+                options.mockRuns = count("--mock-runs");
+                break;
+            case "--quick":
+                options.quick = true;
+                break;
+            default:
+                throw new Error(`unknown option ${argv[i]}`);
+        }
+    }
+    if (options.quick) {
+        options.runs = 1;
+        options.mockRuns = 1;
+    }
+    return options;
+}
+
+function packageVersion(name: string): string {
+    const file = path.join(ROOT, "node_modules", name, "package.json");
+    return (JSON.parse(fs.readFileSync(file, "utf8")) as { version: string }).version;
+}
+
+function log(line: string): void {
+    console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+}
+
+async function main(): Promise<void> {
+    const options = parseOptions(process.argv.slice(2));
+    const has = (b: Benchmark) => options.only.includes(b);
+    const cpus = os.cpus();
+    const results: BenchResults = {
+        date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
+        machine: {
+            cpus: cpus.length,
+            cpuModel: cpus[0]?.model.trim() ?? "?",
+            memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+            platform: `${os.platform()} ${os.release()}`,
+        },
+        versions: {
+            node: process.version,
+            "@pulumi/pulumi": packageVersion("@pulumi/pulumi"),
+            "@pulumi/kubernetes": packageVersion("@pulumi/kubernetes"),
+            "@pulumi/policy": packageVersion("@pulumi/policy"),
+        },
+        runs: { mocks: options.mockRuns, engine: options.runs },
+    };
+    if (has("mocks")) {
+        log("1. program cost under mocks");
+        results.mocks = mockBench(options.quick ? [1, 10] : [1, 10, 100, 1000], options.mockRuns, log);
+    }
+    if (options.only.some((b) => b !== "mocks")) {
+        const ctx = await startEngine();
+        try {
+            Object.assign(results.versions, engineVersions(ctx.bin));
+            if (has("preview")) {
+                log("2. preview on the real engine");
+                results.preview = await previewBench(ctx, options.quick ? [1, 10] : [1, 10, 50], options.runs, log);
+            }
+            if (has("policy")) {
+                log("3. policy pack overhead");
+                results.policy = await policyBench(ctx, options.quick ? [1, 10] : [10, 50], options.runs, log);
+            }
+            if (has("promotion")) {
+                log("4. promotion latency");
+                results.promotion = await promotionBench(ctx, options.runs, log);
+            }
+            if (has("footprint")) {
+                log("5. change footprint of the seed steps");
+                results.footprint = await footprintBench(ctx, log);
+            }
+        } finally {
+            await ctx.stop();
+        }
+    }
+    const markdown = markdownReport(results);
+    fs.mkdirSync(RESULTS, { recursive: true });
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
+    for (const name of [stamp, "latest"]) {
+        fs.writeFileSync(path.join(RESULTS, `${name}.md`), markdown);
+        fs.writeFileSync(path.join(RESULTS, `${name}.json`), JSON.stringify(results, null, 2) + "\n");
+    }
+    if (options.only.length === BENCHMARKS.length && !options.quick) {
+        const readme = path.join(ROOT, "README.md");
+        fs.writeFileSync(readme, replaceBetween(fs.readFileSync(readme, "utf8"), README_START, README_END, markdown));
+        log("README.md updated");
+    }
+    console.log(markdown);
+    const missed = checkTargets(results).filter((c) => !c.met);
+    log(missed.length === 0 ? "every target met" : `targets missed: ${missed.map((c) => c.name).join("; ")}`);
+}
+
+main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+        console.error(error instanceof Error ? error.stack : error);
+        process.exit(1);
+    },
+);
