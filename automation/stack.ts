@@ -102,11 +102,13 @@ export class ReleaseStack {
         return value === undefined ? {} : (JSON.parse(value) as Record<string, unknown>);
     }
 
-    preview(options: RunOptions = {}): Promise<PreviewResult> {
+    async preview(options: RunOptions = {}): Promise<PreviewResult> {
+        checkPolicyPacks(options.policyPacks ?? []);
         return this.stack.preview({ diff: true, ...options });
     }
 
-    up(options: RunOptions = {}): Promise<UpResult> {
+    async up(options: RunOptions = {}): Promise<UpResult> {
+        checkPolicyPacks(options.policyPacks ?? []);
         return this.stack.up({ diff: true, ...options });
     }
 
@@ -127,6 +129,26 @@ export class ReleaseStack {
     /** Removes the stack (its state and config). */
     async cleanup(): Promise<void> {
         await this.stack.workspace.removeStack(this.stack.name, { force: true });
+    }
+}
+
+/**
+ * Throws, naming the fix, when a policy pack's entry point (its package.json `main`) is missing:
+ * this project's pack runs compiled (`npm run build`), and the engine would otherwise fail with
+ * a generic plugin error after starting the update.
+ */
+export function checkPolicyPacks(packs: string[]): void {
+    for (const pack of packs) {
+        const manifest = path.join(pack, "package.json");
+        if (!fs.existsSync(manifest)) {
+            throw new Error(`policy pack ${pack} has no package.json; pass the pack's directory`);
+        }
+        const main = (JSON.parse(fs.readFileSync(manifest, "utf8")) as { main?: string }).main ?? "index.js";
+        if (!fs.existsSync(path.join(pack, main))) {
+            throw new Error(
+                `policy pack ${pack} is not built (${main} is missing); run \`npm run build\` in the project`,
+            );
+        }
     }
 }
 

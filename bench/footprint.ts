@@ -14,7 +14,7 @@ export interface FootprintRow {
     update: number;
     delete: number;
     replace: number;
-    /** The changed objects, `<op> <Kind>/<namespace>/<name>`. */
+    /** The changed objects, `<op> <Kind>/<name>` (each flow has its own namespace). */
     changed: string[];
     /** Milliseconds of the preview and of the update. */
     previewMs: number;

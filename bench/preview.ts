@@ -117,7 +117,7 @@ async function policyRow(ctx: EngineContext, n: number, runs: number, log: (line
         async () => {
             const { ms, result } = await timed(() => stack.preview({ policyPacks: [POLICY_PACK] }));
             expectCreates(result, creates, "preview with the policy pack");
-            if (!/Policies:/.test(result.stdout)) {
+            if (!/Policy Packs run:/.test(result.stdout)) {
                 throw new Error(`the policy pack did not run:\n${result.stdout}`);
             }
             return ms;

@@ -108,7 +108,8 @@ export function markdownReport(r: BenchResults): string {
                     spread(m.ms, 0),
                     fixed(m.msPerResource),
                     spread(m.peakRssMb, 0),
-                    fixed(m.retainedHeapMb.median, 1),
+                    // A full GC can leave less than before the run; that is no growth.
+                    fixed(Math.max(0, m.retainedHeapMb.median), 1),
                 ]),
             ),
         );

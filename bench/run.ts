@@ -6,6 +6,7 @@
  *   --runs N         engine runs per measurement (default 5)
  *   --mock-runs N    processes per mock measurement (default 3)
  *   --quick          1 run each, sizes up to 10: a smoke test of the benchmark itself
+ *   --render FILE    measure nothing: render the report and README table from a results JSON
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -31,6 +32,7 @@ interface Options {
     runs: number;
     mockRuns: number;
     quick: boolean;
+    render?: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -66,6 +68,9 @@ function parseOptions(argv: string[]): Options {
             case "--quick":
                 options.quick = true;
                 break;
+            case "--render":
+                options.render = path.resolve(value());
+                break;
             default:
                 throw new Error(`unknown option ${argv[i]}`);
         }
@@ -86,8 +91,36 @@ function log(line: string): void {
     console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 }
 
+/** Writes the report files, and the README table for a complete run; prints the misses. */
+function publish(results: BenchResults, complete: boolean, writeResults: boolean): void {
+    const markdown = markdownReport(results);
+    if (writeResults) {
+        fs.mkdirSync(RESULTS, { recursive: true });
+        const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
+        for (const name of [stamp, "latest"]) {
+            fs.writeFileSync(path.join(RESULTS, `${name}.md`), markdown);
+            fs.writeFileSync(path.join(RESULTS, `${name}.json`), JSON.stringify(results, null, 2) + "\n");
+        }
+    }
+    if (complete) {
+        const readme = path.join(ROOT, "README.md");
+        fs.writeFileSync(readme, replaceBetween(fs.readFileSync(readme, "utf8"), README_START, README_END, markdown));
+        log("README.md updated");
+    }
+    console.log(markdown);
+    const missed = checkTargets(results).filter((c) => !c.met);
+    log(missed.length === 0 ? "every target met" : `targets missed: ${missed.map((c) => c.name).join("; ")}`);
+}
+
 async function main(): Promise<void> {
     const options = parseOptions(process.argv.slice(2));
+    if (options.render) {
+        const saved = JSON.parse(fs.readFileSync(options.render, "utf8")) as BenchResults;
+        const complete = BENCHMARKS.every((b) => saved[b] !== undefined);
+        fs.writeFileSync(options.render.replace(/\.json$/, ".md"), markdownReport(saved));
+        publish(saved, complete, false);
+        return;
+    }
     const has = (b: Benchmark) => options.only.includes(b);
     const cpus = os.cpus();
     const results: BenchResults = {
@@ -134,21 +167,7 @@ async function main(): Promise<void> {
             await ctx.stop();
         }
     }
-    const markdown = markdownReport(results);
-    fs.mkdirSync(RESULTS, { recursive: true });
-    const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
-    for (const name of [stamp, "latest"]) {
-        fs.writeFileSync(path.join(RESULTS, `${name}.md`), markdown);
-        fs.writeFileSync(path.join(RESULTS, `${name}.json`), JSON.stringify(results, null, 2) + "\n");
-    }
-    if (options.only.length === BENCHMARKS.length && !options.quick) {
-        const readme = path.join(ROOT, "README.md");
-        fs.writeFileSync(readme, replaceBetween(fs.readFileSync(readme, "utf8"), README_START, README_END, markdown));
-        log("README.md updated");
-    }
-    console.log(markdown);
-    const missed = checkTargets(results).filter((c) => !c.met);
-    log(missed.length === 0 ? "every target met" : `targets missed: ${missed.map((c) => c.name).join("; ")}`);
+    publish(results, options.only.length === BENCHMARKS.length && !options.quick, true);
 }
 
 main().then(
