@@ -55,8 +55,13 @@ export function componentStack(ctx: EngineContext, stackName: string): Promise<R
     });
 }
 
-/** A baseline stack whose program declares the planned objects as raw resources. */
-export async function rawStack(ctx: EngineContext, stackName: string, plans: ReleasePlan[]): Promise<Stack> {
+/** A baseline stack whose program declares the planned objects as raw resources (see declareRaw). */
+export async function rawStack(
+    ctx: EngineContext,
+    stackName: string,
+    plans: ReleasePlan[],
+    grouped = false,
+): Promise<Stack> {
     const workDir = path.join(ctx.backendDir, stackName);
     fs.mkdirSync(workDir, { recursive: true });
     return LocalWorkspace.createOrSelectStack(
@@ -64,7 +69,7 @@ export async function rawStack(ctx: EngineContext, stackName: string, plans: Rel
             stackName,
             projectName: PROJECT,
             program: async () => {
-                declareRaw(plans);
+                declareRaw(plans, grouped);
                 return {};
             },
         },

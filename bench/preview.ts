@@ -16,6 +16,8 @@ export interface PreviewRow {
     objects: number;
     component: Summary;
     raw: Summary;
+    /** Raw resources under one empty component per release: the cost of the grouping alone. */
+    grouped?: Summary;
     /** component median / raw median. */
     ratio: number;
 }
@@ -36,21 +38,14 @@ function expectCreates(result: PreviewResult, creates: number, what: string): vo
     }
 }
 
-/** Runs the two measurements `runs` times each, alternating, after a warm-up of each. */
-async function alternate(
-    runs: number,
-    a: () => Promise<number>,
-    b: () => Promise<number>,
-): Promise<[number[], number[]]> {
-    await a();
-    await b();
-    const as: number[] = [];
-    const bs: number[] = [];
+/** Runs each measurement `runs` times, in turn, after a warm-up of each; samples per measurement. */
+async function alternate(runs: number, ...measurements: (() => Promise<number>)[]): Promise<number[][]> {
+    for (const measure of measurements) await measure();
+    const samples = measurements.map((): number[] => []);
     for (let i = 0; i < runs; i++) {
-        as.push(await a());
-        bs.push(await b());
+        for (const [j, measure] of measurements.entries()) samples[j].push(await measure());
     }
-    return [as, bs];
+    return samples;
 }
 
 export async function previewBench(
@@ -69,7 +64,8 @@ export async function previewBench(
         const component = await componentStack(ctx, `component-${n}`);
         await component.setReleases(releases);
         const raw = await rawStack(ctx, `raw-${n}`, plans);
-        const [componentMs, rawMs] = await alternate(
+        const grouped = await rawStack(ctx, `grouped-${n}`, plans, true);
+        const [componentMs, rawMs, groupedMs] = await alternate(
             runs,
             async () => {
                 const { ms, result } = await timed(() => component.preview());
@@ -82,8 +78,20 @@ export async function previewBench(
                 expectCreates(result, objects + 1, `raw preview of ${n}`);
                 return ms;
             },
+            async () => {
+                const { ms, result } = await timed(() => grouped.preview({ diff: true }));
+                expectCreates(result, objects + n + 1, `grouped raw preview of ${n}`);
+                return ms;
+            },
         );
-        const row = { releases: n, objects, component: summarize(componentMs), raw: summarize(rawMs), ratio: 0 };
+        const row = {
+            releases: n,
+            objects,
+            component: summarize(componentMs),
+            raw: summarize(rawMs),
+            grouped: summarize(groupedMs),
+            ratio: 0,
+        };
         row.ratio = row.component.median / row.raw.median;
         log(`preview ${n}: component ${row.component.median.toFixed(0)} ms, raw ${row.raw.median.toFixed(0)} ms`);
         rows.push(row);

@@ -118,13 +118,15 @@ export function markdownReport(r: BenchResults): string {
         out.push("", "### 2. `pulumi preview` of new stacks, real engine (seconds)", "");
         out.push(
             markdownTable(
-                ["releases", "objects", "ModelRelease", "raw resources", "ratio"],
+                ["releases", "objects", "ModelRelease", "raw resources", "ratio", "raw + empty components", "ratio"],
                 r.preview.map((p) => [
                     String(p.releases),
                     String(p.objects),
                     spread(p.component, 2, 1 / 1000),
                     spread(p.raw, 2, 1 / 1000),
                     fixed(p.ratio),
+                    p.grouped ? spread(p.grouped, 2, 1 / 1000) : "-",
+                    p.grouped ? fixed(p.grouped.median / p.raw.median) : "-",
                 ]),
             ),
         );

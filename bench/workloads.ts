@@ -42,18 +42,28 @@ export function objectCount(plans: ReleasePlan[]): number {
     return plans.reduce((sum, p) => sum + p.objects.length, 0);
 }
 
+/** An empty component: what grouping a release's objects costs, without ModelRelease's work. */
+class RawGroup extends pulumi.ComponentResource {
+    constructor(name: string) {
+        super("model-release:bench:RawGroup", name);
+        this.registerOutputs({});
+    }
+}
+
 /**
  * Declares the planned objects as raw resources: same types, names, inputs and dependencies as
- * ModelRelease registers, without the component, validation or planning.
+ * ModelRelease registers, without the component, validation or planning. `grouped` parents each
+ * release's objects under an empty component, to tell the cost of the grouping itself apart.
  */
-export function declareRaw(plans: ReleasePlan[]): pulumi.CustomResource[] {
+export function declareRaw(plans: ReleasePlan[], grouped = false): pulumi.CustomResource[] {
     const all: pulumi.CustomResource[] = [];
     for (const plan of plans) {
         const created: Record<string, pulumi.CustomResource> = {};
+        const group = grouped ? new RawGroup(plan.key) : undefined;
         for (const object of plan.objects) {
             const { manifest } = object;
             const name = `${manifest.metadata.namespace}/${manifest.metadata.name}`;
-            const opts = { dependsOn: object.dependsOn.map((id) => created[id]) };
+            const opts = { parent: group, dependsOn: object.dependsOn.map((id) => created[id]) };
             let resource: pulumi.CustomResource;
             switch (manifest.kind) {
                 case "Service":

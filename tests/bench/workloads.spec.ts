@@ -31,6 +31,16 @@ describe("bench workloads", () => {
         assert.deepEqual(viaRaw.map(key).sort(), children.map(key).sort());
     });
 
+    it("groups the raw resources under one empty component per release when asked", async () => {
+        const list = await installMocks();
+        await registered(declareRaw(plansOf(benchReleases(2, "bench")), true));
+        assert.deepEqual(
+            list.filter((r) => r.type === "model-release:bench:RawGroup").map((r) => r.name),
+            ["model-0000", "model-0001"],
+        );
+        assert.equal(list.filter((r) => r.type.startsWith("kubernetes:")).length, 12);
+    });
+
     it("describes every seed flow with valid configs in distinct namespaces", () => {
         const flows = seedFlows("bench-seed");
         assert.deepEqual(
