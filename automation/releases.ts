@@ -8,16 +8,15 @@ import { EngineEvent } from "@pulumi/pulumi/automation";
 
 import { TrafficRow, planRelease } from "../components/plan";
 import { ReleaseArgs, VersionArgs } from "../components/types";
-import { ReleaseConfigError, validateReleases } from "../components/validate";
+import { ReleaseConfigError, ResolvedRelease, validateReleases } from "../components/validate";
 import * as ops from "./operations";
 import { ReleaseStack, changes } from "./stack";
 
 /** A version object and whether it is Ready now (used to refuse traffic to unready versions). */
-export type ReadinessProbe = (
-    kind: "InferenceService" | "Deployment",
-    namespace: string,
-    name: string,
-) => Promise<boolean>;
+/** The kind of object that serves a version. */
+export type WorkloadKind = "InferenceService" | "Deployment";
+
+export type ReadinessProbe = (kind: WorkloadKind, namespace: string, name: string) => Promise<boolean>;
 
 export interface ReleaseManagerOptions {
     /** Policy packs (absolute paths) passed to every preview and update. */
@@ -104,10 +103,15 @@ export class ReleaseManager {
         return { maxStep: this.options.maxStep, defaultNamespace: this.options.defaultNamespace };
     }
 
+    /** A release of the config, validated, and the kind of its workloads (what readiness probes). */
+    private resolve(config: ops.ReleasesConfig, release: string): { resolved: ResolvedRelease; kind: WorkloadKind } {
+        const [resolved] = validateReleases({ [release]: config[release] }, this.options.defaultNamespace ?? "default");
+        return { resolved, kind: resolved.environment === "deployment" ? "Deployment" : "InferenceService" };
+    }
+
     private traffic(config: ops.ReleasesConfig, release: string): TrafficRow[] {
         if (!config[release]) return [];
-        const [resolved] = validateReleases({ [release]: config[release] }, this.options.defaultNamespace ?? "default");
-        return planRelease(resolved).traffic;
+        return planRelease(this.resolve(config, release).resolved).traffic;
     }
 
     /** Versions, configured weights and effective percentages, with readiness when a probe is set. */
@@ -121,8 +125,7 @@ export class ReleaseManager {
         const traffic = this.traffic(config, release);
         const probe = this.options.readiness;
         if (!probe) return { release, traffic };
-        const [resolved] = validateReleases({ [release]: config[release] }, this.options.defaultNamespace ?? "default");
-        const kind = resolved.environment === "deployment" ? "Deployment" : "InferenceService";
+        const { resolved, kind } = this.resolve(config, release);
         const rows = await Promise.all(
             traffic.map(async (row) => ({ ...row, ready: await probe(kind, resolved.namespace, row.version) })),
         );
@@ -282,8 +285,7 @@ export class ReleaseManager {
     ): Promise<void> {
         const probe = this.options.readiness;
         if (!probe) return;
-        const [resolved] = validateReleases({ [release]: before[release] }, this.options.defaultNamespace ?? "default");
-        const kind = resolved.environment === "deployment" ? "Deployment" : "InferenceService";
+        const { resolved, kind } = this.resolve(before, release);
         const candidates = resolved.strategy === "kserve-canary" ? resolved.versions : resolved.versions.slice(1);
         for (const v of candidates) {
             if (!(await probe(kind, resolved.namespace, v.name))) {
