@@ -9,7 +9,7 @@ import * as path from "node:path";
 
 import { EngineEvent, LocalWorkspace, PreviewResult, PulumiCommand, Stack, UpResult } from "@pulumi/pulumi/automation";
 
-import { PROJECT, ReleaseStack } from "../automation/stack";
+import { PROJECT, ReleaseStack, changes } from "../automation/stack";
 import { ReleasePlan } from "../components/plan";
 import { LocalCluster } from "../e2e/cluster";
 import { ControllerStub } from "../e2e/controllerStub";
@@ -109,11 +109,7 @@ export class ObjectOps {
 
 /** Change counts of a preview or update, without `same`. */
 export function changeCounts(result: PreviewResult | UpResult): Record<string, number> {
-    const summary = "changeSummary" in result ? result.changeSummary : (result.summary.resourceChanges ?? {});
-    return Object.fromEntries(Object.entries(summary).filter(([op, n]) => op !== "same" && (n ?? 0) > 0)) as Record<
-        string,
-        number
-    >;
+    return changes("changeSummary" in result ? result.changeSummary : (result.summary.resourceChanges ?? {}));
 }
 
 /** Versions of the engine pieces (first line of each `--version`). */

@@ -47,7 +47,7 @@ export function mockBench(sizes: number[], runs: number, log: (line: string) => 
         for (const variant of ["component", "raw"] as const) {
             const list = samples[variant];
             const ms = summarize(list.map((s) => s.ms));
-            rows.push({
+            const row: MockRow = {
                 releases: n,
                 objects: list[0].objects,
                 variant,
@@ -56,10 +56,9 @@ export function mockBench(sizes: number[], runs: number, log: (line: string) => 
                 msPerResource: ms.median / list[0].resources,
                 peakRssMb: summarize(list.map((s) => s.peakRssMb)),
                 retainedHeapMb: summarize(list.map((s) => s.retainedHeapMb)),
-            });
-            log(
-                `mocks ${n} ${variant}: ${ms.median.toFixed(0)} ms, ${(ms.median / list[0].resources).toFixed(2)} ms/resource`,
-            );
+            };
+            rows.push(row);
+            log(`mocks ${n} ${variant}: ${ms.median.toFixed(0)} ms, ${row.msPerResource.toFixed(2)} ms/resource`);
         }
     }
     return rows;

@@ -7,7 +7,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 
+import { ReleasePlan } from "../components/plan";
 import { releaseProgram } from "../components/program";
+import { valueOf } from "../tests/components/mocks";
 import { benchReleases, declareRaw, objectCount, plansOf } from "./workloads";
 
 export type MockVariant = "component" | "raw";
@@ -35,12 +37,13 @@ function gc(): void {
     (globalThis as { gc?: () => void }).gc?.();
 }
 
-async function resolved<T>(output: pulumi.Output<T>): Promise<T> {
-    return new Promise((resolve) => output.apply(resolve));
-}
-
-/** Runs the program once under fresh mocks; returns the milliseconds until every resource registered. */
-async function runOnce(variant: MockVariant, releases: Record<string, unknown>, expected: number): Promise<number> {
+/**
+ * Runs the program once under fresh mocks; returns the milliseconds until every resource
+ * registered. The component variant plans from config itself; the raw baseline gets the plans
+ * for free, as a hand-written program has its manifests in its code.
+ */
+async function runOnce(variant: MockVariant, releases: Record<string, unknown>, plans: ReleasePlan[]): Promise<number> {
+    const expected = resourcesOf(variant, plans);
     let registered = 0;
     pulumi.runtime.setAllConfig({ "model-release:releases": JSON.stringify(releases) });
     await pulumi.runtime.setMocks(
@@ -57,15 +60,13 @@ async function runOnce(variant: MockVariant, releases: Record<string, unknown>, 
         "bench",
         true,
     );
-    // The raw baseline gets its manifests for free: a hand-written program has them in its code.
-    const plans = variant === "raw" ? plansOf(releases) : [];
     gc();
     const start = performance.now();
     if (variant === "component") {
         const outputs = releaseProgram().releases;
-        await Promise.all(Object.values(outputs).map((o) => resolved(o.traffic)));
+        await Promise.all(Object.values(outputs).map((o) => valueOf(o.traffic)));
     } else {
-        await Promise.all(declareRaw(plans).map((r) => resolved(r.urn)));
+        await Promise.all(declareRaw(plans).map((r) => valueOf(r.urn)));
     }
     const deadline = Date.now() + 10 * 60 * 1000;
     while (registered < expected) {
@@ -78,9 +79,9 @@ async function runOnce(variant: MockVariant, releases: Record<string, unknown>, 
 }
 
 /** Resources the variant registers: the Kubernetes objects, plus one component per release. */
-function resourcesOf(variant: MockVariant, releases: Record<string, unknown>): number {
-    const objects = objectCount(plansOf(releases));
-    return variant === "component" ? objects + Object.keys(releases).length : objects;
+function resourcesOf(variant: MockVariant, plans: ReleasePlan[]): number {
+    const objects = objectCount(plans);
+    return variant === "component" ? objects + plans.length : objects;
 }
 
 async function main(): Promise<void> {
@@ -90,21 +91,21 @@ async function main(): Promise<void> {
         throw new Error("usage: mockProgram.ts <component|raw> <releases>");
     }
     const warmUp = benchReleases(1, "warm-up");
-    await runOnce(variant, warmUp, resourcesOf(variant, warmUp));
+    await runOnce(variant, warmUp, plansOf(warmUp));
     const releases = benchReleases(count, "bench");
-    const resources = resourcesOf(variant, releases);
+    const plans = plansOf(releases);
     gc();
     const rssBefore = process.memoryUsage().rss;
     const heapBefore = process.memoryUsage().heapUsed;
-    const ms = await runOnce(variant, releases, resources);
+    const ms = await runOnce(variant, releases, plans);
     const peakRss = process.resourceUsage().maxRSS * 1024;
     gc();
     const retainedHeap = process.memoryUsage().heapUsed - heapBefore;
     const sample: MockSample = {
         variant,
         releases: count,
-        resources,
-        objects: objectCount(plansOf(releases)),
+        resources: resourcesOf(variant, plans),
+        objects: objectCount(plans),
         ms,
         peakRssMb: peakRss / MB,
         rssGrowthMb: Math.max(0, peakRss - rssBefore) / MB,

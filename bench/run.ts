@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the benchmarks of the component, the policy pack and a promotion against
- * their baselines, in one run. Writes bench/results/<timestamp>.{md,json} and latest.{md,json},
+ * their baselines, in one run. Writes bench/results/<timestamp>.{md,json}; a complete run also writes latest.{md,json}
  * and the latest table into the README. Options:
  *   --only mocks,preview,policy,promotion,footprint   run a subset (the README is then left alone)
  *   --runs N         engine runs per measurement (default 5)
@@ -97,7 +97,8 @@ function publish(results: BenchResults, complete: boolean, writeResults: boolean
     if (writeResults) {
         fs.mkdirSync(RESULTS, { recursive: true });
         const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
-        for (const name of [stamp, "latest"]) {
+        // Subsets and smoke runs keep their own file; `latest` is the last complete run.
+        for (const name of complete ? [stamp, "latest"] : [stamp]) {
             fs.writeFileSync(path.join(RESULTS, `${name}.md`), markdown);
             fs.writeFileSync(path.join(RESULTS, `${name}.json`), JSON.stringify(results, null, 2) + "\n");
         }
