@@ -36,6 +36,19 @@ function fakeManager(calls: string[], fail?: Error): ReleaseManager {
     } as unknown as ReleaseManager;
 }
 
+/** A promotion of `wisdom` with no resource steps. */
+function promotionOfWisdom(applied: boolean): OperationPlan {
+    return {
+        operation: "promote",
+        release: "wisdom",
+        changes: {},
+        steps: [],
+        trafficBefore: [],
+        trafficAfter: [],
+        applied,
+    };
+}
+
 describe("HTTP service", () => {
     const auth = { authorization: "Bearer s3cret" };
     let auditLog: string;
@@ -136,15 +149,7 @@ describe("HTTP service", () => {
         });
         assert.equal(res.statusCode, 400);
         assert.equal(res.json().issues[0].path, "releases.wisdom.versions[0].weight");
-        const refused = new RefusedError("refused: not Ready", {
-            operation: "promote",
-            release: "wisdom",
-            changes: {},
-            steps: [],
-            trafficBefore: [],
-            trafficAfter: [],
-            applied: false,
-        });
+        const refused = new RefusedError("refused: not Ready", promotionOfWisdom(false));
         res = await server(refused).inject({
             method: "POST",
             url: "/stacks/dev/releases/wisdom/apply",
@@ -184,20 +189,7 @@ describe("HTTP service", () => {
     it("waits for a running operation before closing", async () => {
         let finish: () => void = () => undefined;
         const slow = fakeManager(calls);
-        slow.promote = () =>
-            new Promise<OperationPlan>(
-                (resolve) =>
-                    (finish = () =>
-                        resolve({
-                            operation: "promote",
-                            release: "wisdom",
-                            changes: {},
-                            steps: [],
-                            trafficBefore: [],
-                            trafficAfter: [],
-                            applied: true,
-                        })),
-            );
+        slow.promote = () => new Promise<OperationPlan>((resolve) => (finish = () => resolve(promotionOfWisdom(true))));
         const app = buildServer({ managerFor: async () => slow, token: "s3cret", auditLog });
         const request = app.inject({
             method: "POST",
