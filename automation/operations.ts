@@ -29,16 +29,24 @@ function copyOf(config: ReleasesConfig): ReleasesConfig {
     return structuredClone(config);
 }
 
-function releaseOf(config: ReleasesConfig, release: string): ReleaseArgs {
-    const found = config[release];
-    if (!found) {
-        fail(
-            `releases.${release}`,
-            "does not exist",
-            `use one of: ${Object.keys(config).join(", ") || "(none configured)"}`,
-        );
+/** A release that is not in the config (the CLI exits 2, the service answers 404). */
+export class UnknownReleaseError extends ReleaseConfigError {
+    constructor(config: ReleasesConfig, release: string) {
+        super([
+            {
+                path: `releases.${release}`,
+                problem: "does not exist",
+                fix: `use one of: ${Object.keys(config).join(", ") || "(none configured)"}`,
+            },
+        ]);
+        this.name = "UnknownReleaseError";
     }
-    return found;
+}
+
+/** The release of that name, own keys only (a release named `constructor` is not Object's). */
+export function releaseOf(config: ReleasesConfig, release: string): ReleaseArgs {
+    if (!Object.hasOwn(config, release)) throw new UnknownReleaseError(config, release);
+    return config[release];
 }
 
 /** Validates a whole config, throwing every issue at once. */

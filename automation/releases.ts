@@ -8,7 +8,7 @@ import { EngineEvent } from "@pulumi/pulumi/automation";
 
 import { TrafficRow, planRelease } from "../components/plan";
 import { ReleaseArgs, VersionArgs } from "../components/types";
-import { ReleaseConfigError, ResolvedRelease, validateReleases } from "../components/validate";
+import { ResolvedRelease, validateReleases } from "../components/validate";
 import * as ops from "./operations";
 import { ReleaseStack, changes } from "./stack";
 
@@ -117,11 +117,7 @@ export class ReleaseManager {
     /** Versions, configured weights and effective percentages, with readiness when a probe is set. */
     async status(release: string): Promise<{ release: string; traffic: (TrafficRow & { ready?: boolean })[] }> {
         const config = (await this.stack.releases()) as ops.ReleasesConfig;
-        if (!config[release]) {
-            throw new ReleaseConfigError([
-                { path: `releases.${release}`, problem: "does not exist", fix: "use an existing release" },
-            ]);
-        }
+        ops.releaseOf(config, release);
         const traffic = this.traffic(config, release);
         const probe = this.options.readiness;
         if (!probe) return { release, traffic };
