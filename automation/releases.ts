@@ -4,19 +4,25 @@
  * pack, returns a structured plan, and applies it only when asked. A failed or refused operation
  * restores the previous config, so config and cluster never disagree.
  */
+import * as fs from "node:fs";
+
 import { EngineEvent } from "@pulumi/pulumi/automation";
 
 import { TrafficRow, planRelease } from "../components/plan";
 import { ReleaseArgs, VersionArgs } from "../components/types";
 import { ResolvedRelease, validateReleases } from "../components/validate";
 import * as ops from "./operations";
+import {
+    ReadinessProbe,
+    ReadinessUnknownError,
+    WorkloadKind,
+    clusterReadiness,
+    clusterSourceOf,
+    kubeConfigFor,
+} from "./readiness";
 import { ReleaseStack, changes } from "./stack";
 
-/** A version object and whether it is Ready now (used to refuse traffic to unready versions). */
-/** The kind of object that serves a version. */
-export type WorkloadKind = "InferenceService" | "Deployment";
-
-export type ReadinessProbe = (kind: WorkloadKind, namespace: string, name: string) => Promise<boolean>;
+export { ReadinessProbe, WorkloadKind };
 
 export interface ReleaseManagerOptions {
     /** Policy packs (absolute paths) passed to every preview and update. */
@@ -25,7 +31,10 @@ export interface ReleaseManagerOptions {
     maxStep?: number;
     /** Namespace of releases that set none. */
     defaultNamespace?: string;
-    /** Reports whether an existing version is Ready; without it, readiness is not checked. */
+    /**
+     * Reports whether an existing version is Ready. Default: read from the cluster the stack
+     * targets (its `kubernetes:kubeconfig`/`kubernetes:context` config, else KUBECONFIG).
+     */
     readiness?: ReadinessProbe;
     /** Receives every engine event of previews and updates. */
     onEvent?: (event: EngineEvent) => void;
@@ -93,11 +102,35 @@ function isLockError(error: unknown): boolean {
     return error instanceof Error && /currently locked|update is already in progress/i.test(error.message);
 }
 
+/** A traffic row with the version's readiness: true, false, or "unknown" (with the reason). */
+export type StatusRow = TrafficRow & { ready: boolean | "unknown"; readinessError?: string };
+
 export class ReleaseManager {
+    private clusterProbe?: ReadinessProbe;
+
     constructor(
         readonly stack: ReleaseStack,
         private readonly options: ReleaseManagerOptions = {},
     ) {}
+
+    /** The probe given, else one on the stack's cluster (built once; errors become "unknown"). */
+    private async readiness(): Promise<ReadinessProbe> {
+        if (this.options.readiness) return this.options.readiness;
+        if (!this.clusterProbe) {
+            try {
+                const source = await clusterSourceOf(
+                    this.stack.readConfig(),
+                    this.stack.stack.workspace.envVars.KUBECONFIG,
+                    async (key) => (await this.stack.stack.getConfig(key)).value,
+                );
+                this.clusterProbe = clusterReadiness(kubeConfigFor(source));
+            } catch (error) {
+                const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+                throw new ReadinessUnknownError(`the stack's cluster could not be configured: ${reason}`);
+            }
+        }
+        return this.clusterProbe;
+    }
 
     private get opOptions(): ops.OperationOptions {
         return { maxStep: this.options.maxStep, defaultNamespace: this.options.defaultNamespace };
@@ -114,16 +147,22 @@ export class ReleaseManager {
         return planRelease(this.resolve(config, release).resolved).traffic;
     }
 
-    /** Versions, configured weights and effective percentages, with readiness when a probe is set. */
-    async status(release: string): Promise<{ release: string; traffic: (TrafficRow & { ready?: boolean })[] }> {
+    /** Versions, configured weights and effective percentages, and each version's readiness now. */
+    async status(release: string): Promise<{ release: string; traffic: StatusRow[] }> {
         const config = (await this.stack.releases()) as ops.ReleasesConfig;
         ops.releaseOf(config, release);
         const traffic = this.traffic(config, release);
-        const probe = this.options.readiness;
-        if (!probe) return { release, traffic };
         const { resolved, kind } = this.resolve(config, release);
         const rows = await Promise.all(
-            traffic.map(async (row) => ({ ...row, ready: await probe(kind, resolved.namespace, row.version) })),
+            traffic.map(async (row): Promise<StatusRow> => {
+                try {
+                    const probe = await this.readiness();
+                    return { ...row, ready: await probe(kind, resolved.namespace, row.version) };
+                } catch (error) {
+                    if (!(error instanceof ReadinessUnknownError)) throw error;
+                    return { ...row, ready: "unknown", readinessError: error.message };
+                }
+            }),
         );
         return { release, traffic: rows };
     }
@@ -187,12 +226,16 @@ export class ReleaseManager {
         promotion: boolean,
         removal: boolean,
     ): Promise<OperationPlan> {
-        const before = (await this.stack.releases()) as ops.ReleasesConfig;
+        // The stack file is read once and never decrypted; the edit is previewed and applied from
+        // a proposed copy, which becomes the stack file only once the update succeeded. A refused,
+        // failed or preview-only operation leaves Pulumi.<stack>.yaml exactly as it was.
+        const config = this.stack.readConfig();
+        const before = config.releases() as ops.ReleasesConfig;
         const after = edit(before);
         const trafficBefore = this.traffic(before, release);
         const trafficAfter = removal ? [] : this.traffic(after, release);
 
-        if (promotion && this.options.readiness && before[release]) {
+        if (promotion && Object.hasOwn(before, release)) {
             await this.refuseUnready(before, release, operation, trafficBefore, trafficAfter);
         }
 
@@ -204,11 +247,14 @@ export class ReleaseManager {
             }
             this.options.onEvent?.(event);
         };
-        await this.stack.setReleases(after);
-        let plan: OperationPlan;
+        const proposed = this.stack.writeProposed(config.withReleases(after));
         try {
-            const preview = await this.stack.preview({ policyPacks: this.options.policyPacks, onEvent });
-            plan = {
+            const preview = await this.stack.preview({
+                configFile: proposed,
+                policyPacks: this.options.policyPacks,
+                onEvent,
+            });
+            const plan: OperationPlan = {
                 operation,
                 release,
                 changes: changes(preview.changeSummary),
@@ -218,31 +264,25 @@ export class ReleaseManager {
                 applied: false,
             };
             this.guard(plan, removal);
-        } catch (error) {
-            await this.stack.setReleases(before);
-            if (isLockError(error)) {
-                throw new BusyError(this.stack.stack.name, "the backend lock is held by another update");
-            }
-            throw error;
-        }
-
-        const approved = typeof apply === "function" ? await apply(plan) : apply;
-        if (!approved) {
-            await this.stack.setReleases(before);
-            return plan;
-        }
-        try {
-            const up = await this.stack.up({ policyPacks: this.options.policyPacks, onEvent: this.options.onEvent });
+            const approved = typeof apply === "function" ? await apply(plan) : apply;
+            if (!approved) return plan;
+            const up = await this.stack.up({
+                configFile: proposed,
+                policyPacks: this.options.policyPacks,
+                onEvent: this.options.onEvent,
+            });
             if (up.summary.result !== "succeeded") throw new Error(`update ${up.summary.result}`);
+            // The config of record becomes what the cluster now runs.
+            this.stack.commitProposed(proposed);
+            return { ...plan, applied: true };
         } catch (error) {
-            // The stack config goes back to what the cluster last applied successfully.
-            await this.stack.setReleases(before);
             if (isLockError(error)) {
                 throw new BusyError(this.stack.stack.name, "the backend lock is held by another update");
             }
             throw error;
+        } finally {
+            fs.rmSync(proposed, { force: true });
         }
-        return { ...plan, applied: true };
     }
 
     /** Refuses replacing any version object, and deleting one that keeps traffic. */
@@ -271,7 +311,7 @@ export class ReleaseManager {
         }
     }
 
-    /** A promotion moves all traffic to the candidate: it must be Ready now. */
+    /** A promotion moves all traffic to the candidate: it must be Ready now, as read from the cluster. */
     private async refuseUnready(
         before: ops.ReleasesConfig,
         release: string,
@@ -279,24 +319,28 @@ export class ReleaseManager {
         trafficBefore: TrafficRow[],
         trafficAfter: TrafficRow[],
     ): Promise<void> {
-        const probe = this.options.readiness;
-        if (!probe) return;
+        const refuse = (reason: string) =>
+            new RefusedError(`refused: ${reason}`, {
+                operation,
+                release,
+                changes: {},
+                steps: [],
+                trafficBefore,
+                trafficAfter,
+                applied: false,
+            });
         const { resolved, kind } = this.resolve(before, release);
         const candidates = resolved.strategy === "kserve-canary" ? resolved.versions : resolved.versions.slice(1);
         for (const v of candidates) {
-            if (!(await probe(kind, resolved.namespace, v.name))) {
-                throw new RefusedError(
-                    `refused: candidate ${resolved.namespace}/${v.name} is not Ready; promote it once it serves`,
-                    {
-                        operation,
-                        release,
-                        changes: {},
-                        steps: [],
-                        trafficBefore,
-                        trafficAfter,
-                        applied: false,
-                    },
-                );
+            let ready: boolean;
+            try {
+                ready = await (await this.readiness())(kind, resolved.namespace, v.name);
+            } catch (error) {
+                if (!(error instanceof ReadinessUnknownError)) throw error;
+                throw refuse(`${error.message}; a promotion needs the candidate to be Ready`);
+            }
+            if (!ready) {
+                throw refuse(`candidate ${resolved.namespace}/${v.name} is not Ready; promote it once it serves`);
             }
         }
     }

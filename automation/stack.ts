@@ -1,9 +1,11 @@
 /**
  * A stack of this project driven through the Automation API: the stack program is
  * `releaseProgram()` run inline, so a release changed here and one changed by editing
- * Pulumi.<stack>.yaml by hand are the same thing. Config edits go through the CLI exactly as
- * `pulumi config set` would.
+ * Pulumi.<stack>.yaml by hand are the same thing. Config edits are made to that file, path by
+ * path (automation/stackConfig.ts): secure values are never decrypted or rewritten, and no
+ * config value is ever put on a command line.
  */
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -11,11 +13,14 @@ import * as path from "node:path";
 import { EngineEvent, LocalWorkspace, PreviewResult, PulumiCommand, Stack, UpResult } from "@pulumi/pulumi/automation";
 
 import { releaseProgram } from "../components/program";
+import { StackConfigFile, stackConfigPath, writeFileAtomic } from "./stackConfig";
 
 export const PROJECT = "model-release";
 
 /** Options of preview and up: policy packs (absolute paths) and their config files, callbacks. */
 export interface RunOptions {
+    /** A config file to use instead of Pulumi.<stack>.yaml (a proposed edit under preview). */
+    configFile?: string;
     policyPacks?: string[];
     policyPackConfigs?: string[];
     onEvent?: (event: EngineEvent) => void;
@@ -77,29 +82,67 @@ export class ReleaseStack {
         return new ReleaseStack(stack, backendDir);
     }
 
-    /** Replaces the whole `releases` config (like editing Pulumi.<stack>.yaml). */
-    async setReleases(releases: Record<string, unknown>): Promise<void> {
-        const text = JSON.stringify(releases);
-        await this.stack.setAllConfigJson(
-            JSON.stringify({ [`${PROJECT}:releases`]: { value: text, objectValue: releases, secret: false } }),
-        );
+    /** Path of the stack's config file (Pulumi.<stack>.yaml). */
+    get configPath(): string {
+        return stackConfigPath(this.stack.workspace.workDir, this.stack.name);
     }
 
-    /** `pulumi config set --path <key> <value>` (in the project namespace). */
-    async setPath(key: string, value: string): Promise<void> {
-        await this.stack.setConfig(key, { value }, true);
+    /** One read of the stack file; secure values stay ciphertext (placeholders in `releases()`). */
+    readConfig(): StackConfigFile {
+        return StackConfigFile.read(this.configPath, `${PROJECT}:releases`);
     }
 
-    /** `pulumi config rm --path <key>`. */
-    async removePath(key: string): Promise<void> {
-        await this.stack.removeConfig(key, true);
-    }
-
-    /** The `releases` config as an object (empty when unset). */
+    /** The `releases` config as an object (empty when unset); secure values as placeholders. */
     async releases(): Promise<Record<string, unknown>> {
-        const all = await this.stack.getAllConfig();
-        const value = all[`${PROJECT}:releases`]?.value;
-        return value === undefined ? {} : (JSON.parse(value) as Record<string, unknown>);
+        return this.readConfig().releases();
+    }
+
+    /**
+     * Sets the `releases` config (like editing Pulumi.<stack>.yaml): only the paths that differ
+     * are written; placeholders of secure values read from this stack stay their ciphertext.
+     */
+    async setReleases(releases: Record<string, unknown>): Promise<void> {
+        writeFileAtomic(this.configPath, this.readConfig().withReleases(releases));
+    }
+
+    /**
+     * Writes a proposed config (the stack file's text after an edit) beside the project, for a
+     * preview or update with `configFile`; the stack file itself is not touched.
+     */
+    writeProposed(text: string): string {
+        const dir = path.join(this.stack.workspace.workDir, ".model-release");
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        const file = path.join(dir, `proposed.${path.basename(this.configPath)}.${process.pid}`);
+        writeFileAtomic(file, text);
+        return file;
+    }
+
+    /** Makes a proposed config the stack's config (an atomic rename). */
+    commitProposed(file: string): void {
+        fs.renameSync(file, this.configPath);
+    }
+
+    /**
+     * `pulumi config set --secret --path <key>`, the value read from standard input so that it
+     * never appears in a process listing.
+     */
+    async setSecret(key: string, value: string): Promise<void> {
+        const command = (this.stack.workspace as LocalWorkspace).pulumiCommand.command;
+        const args = ["config", "set", "--secret", "--path", "--stack", this.stack.name, "--", `${PROJECT}:${key}`];
+        await new Promise<void>((resolve, reject) => {
+            const child = spawn(command, args, {
+                cwd: this.stack.workspace.workDir,
+                env: { ...process.env, ...this.stack.workspace.envVars },
+                stdio: ["pipe", "ignore", "pipe"],
+            });
+            let stderr = "";
+            child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+            child.on("error", reject);
+            child.on("close", (code) =>
+                code === 0 ? resolve() : reject(new Error(`pulumi config set --secret failed: ${stderr.trim()}`)),
+            );
+            child.stdin.end(value);
+        });
     }
 
     async preview(options: RunOptions = {}): Promise<PreviewResult> {

@@ -1,0 +1,150 @@
+/**
+ * Readiness of the objects that serve versions, read from the cluster a stack targets: the
+ * Kubernetes provider's kubeconfig and context from stack config (`kubernetes:kubeconfig`,
+ * `kubernetes:context`), else KUBECONFIG, else the default kubeconfig or in-cluster config.
+ * A promotion is refused unless the candidate is Ready now; a cluster that cannot be read
+ * refuses it too, never allows it.
+ */
+import * as k8s from "@kubernetes/client-node";
+
+import type { StackConfigFile } from "./stackConfig";
+
+/** The kind of object that serves a version. */
+export type WorkloadKind = "InferenceService" | "Deployment";
+
+/** Whether a version's object is Ready now; throws ReadinessUnknownError if that can't be read. */
+export type ReadinessProbe = (kind: WorkloadKind, namespace: string, name: string) => Promise<boolean>;
+
+/** Readiness could not be read (cluster unreachable, forbidden, timed out). */
+export class ReadinessUnknownError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "ReadinessUnknownError";
+    }
+}
+
+interface Condition {
+    type: string;
+    status: string;
+}
+
+interface LiveObject {
+    metadata?: { generation?: number };
+    status?: { observedGeneration?: number; conditions?: Condition[] };
+}
+
+/** Ready for the current generation: the condition is True and reports on the latest spec. */
+export function isReady(object: LiveObject, condition: "Ready" | "Available"): boolean {
+    const ok = object.status?.conditions?.some((c) => c.type === condition && c.status === "True") ?? false;
+    const observed = object.status?.observedGeneration;
+    const generation = object.metadata?.generation;
+    return ok && (observed === undefined || generation === undefined || observed >= generation);
+}
+
+/** Where the kubeconfig comes from: stack config, else the environment of the stack's runs. */
+export interface ClusterSource {
+    /** `kubernetes:kubeconfig`: a path or the kubeconfig itself. */
+    kubeconfig?: string;
+    /** `kubernetes:context`. */
+    context?: string;
+    /** KUBECONFIG of the stack's Pulumi runs (falls back to this process's). */
+    kubeconfigEnv?: string;
+}
+
+/** A KubeConfig for a cluster source. */
+export function kubeConfigFor(source: ClusterSource): k8s.KubeConfig {
+    const kc = new k8s.KubeConfig();
+    const value = source.kubeconfig?.trim();
+    if (value) {
+        // The provider accepts either a path or the document itself.
+        if (/^(apiVersion|clusters|kind|contexts|current-context|users|preferences)\s*:|^\{/m.test(value)) {
+            kc.loadFromString(value);
+        } else {
+            kc.loadFromFile(value);
+        }
+    } else {
+        const env = source.kubeconfigEnv ?? process.env.KUBECONFIG;
+        const first = env?.split(":").find((p) => p !== "");
+        if (first) kc.loadFromFile(first);
+        else kc.loadFromDefault();
+    }
+    if (source.context) kc.setCurrentContext(source.context);
+    return kc;
+}
+
+/**
+ * The cluster source of a stack: plain `kubernetes:*` values are read from the stack file; a
+ * secret kubeconfig is decrypted by `decrypt` (the Pulumi CLI, output read from stdout).
+ */
+export async function clusterSourceOf(
+    config: StackConfigFile,
+    kubeconfigEnv: string | undefined,
+    decrypt: (key: string) => Promise<string>,
+): Promise<ClusterSource> {
+    const value = (key: string) => config.value(key);
+    const kubeconfig = value("kubernetes:kubeconfig");
+    const context = value("kubernetes:context");
+    return {
+        kubeconfig:
+            kubeconfig === undefined
+                ? undefined
+                : typeof kubeconfig === "string"
+                  ? kubeconfig
+                  : await decrypt("kubernetes:kubeconfig"),
+        context: typeof context === "string" ? context : undefined,
+        kubeconfigEnv,
+    };
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new ReadinessUnknownError(`${what}: no answer within ${ms / 1000}s`)), ms);
+    });
+    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Why a request failed, without addresses or URLs: the message may reach HTTP callers. */
+export function reasonOf(error: unknown): string {
+    if (error instanceof k8s.ApiException) return `HTTP ${error.code}`;
+    const code =
+        (error as { code?: unknown; cause?: { code?: unknown } }).code ??
+        (error as { cause?: { code?: unknown } }).cause?.code;
+    if (typeof code === "string") return code;
+    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    return message
+        .replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, "<url>")
+        .replace(/\[?[0-9a-f:.]{3,}\]?:\d+/gi, "<address>")
+        .slice(0, 200);
+}
+
+/** A probe reading InferenceServices (`Ready`) and Deployments (`Available`) from a cluster. */
+export function clusterReadiness(kc: k8s.KubeConfig, timeoutMs = 10_000): ReadinessProbe {
+    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const apps = kc.makeApiClient(k8s.AppsV1Api);
+    return async (kind, namespace, name) => {
+        const what = `readiness of ${kind} ${namespace}/${name} could not be read from the cluster`;
+        try {
+            if (kind === "InferenceService") {
+                const isvc = (await withTimeout(
+                    custom.getNamespacedCustomObject({
+                        group: "serving.kserve.io",
+                        version: "v1beta1",
+                        namespace,
+                        plural: "inferenceservices",
+                        name,
+                    }),
+                    timeoutMs,
+                    what,
+                )) as LiveObject;
+                return isReady(isvc, "Ready");
+            }
+            const deployment = await withTimeout(apps.readNamespacedDeployment({ namespace, name }), timeoutMs, what);
+            return isReady(deployment as LiveObject, "Available");
+        } catch (error) {
+            if (error instanceof k8s.ApiException && error.code === 404) return false;
+            if (error instanceof ReadinessUnknownError) throw error;
+            throw new ReadinessUnknownError(`${what} (${reasonOf(error)})`);
+        }
+    };
+}

@@ -1,0 +1,133 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+
+import { ReadinessUnknownError, clusterReadiness, isReady, kubeConfigFor } from "../../automation/readiness";
+
+/** A kubeconfig document for a server address, with a token and an optional second context. */
+function kubeconfig(server: string): string {
+    return [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters:",
+        `- name: local\n  cluster:\n    server: ${server}\n    insecure-skip-tls-verify: true`,
+        "- name: other\n  cluster:\n    server: http://127.0.0.1:9\n    insecure-skip-tls-verify: true",
+        "users:",
+        "- name: admin\n  user:\n    token: t0ken",
+        "contexts:",
+        "- name: local\n  context:\n    cluster: local\n    user: admin",
+        "- name: other\n  context:\n    cluster: other\n    user: admin",
+        "current-context: local",
+        "",
+    ].join("\n");
+}
+
+/** A loopback HTTP server standing in for the API server: answers by path. */
+async function fakeApiServer(
+    answer: (url: string) => { status: number; body?: unknown },
+): Promise<{ url: string; seen: string[]; close: () => Promise<void> }> {
+    const seen: string[] = [];
+    const server = http.createServer((req, res) => {
+        seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? ""}`);
+        const { status, body } = answer(req.url ?? "");
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify(body ?? { kind: "Status", code: status }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+        url: `http://127.0.0.1:${port}`,
+        seen,
+        close: () => new Promise((resolve) => server.close(() => resolve())),
+    };
+}
+
+const ready = (generation: number, observed: number, status = "True") => ({
+    metadata: { generation },
+    status: { observedGeneration: observed, conditions: [{ type: "Ready", status }] },
+});
+
+describe("readiness from the cluster", () => {
+    it("is Ready only with the condition True for the current generation", () => {
+        assert.equal(isReady(ready(2, 2), "Ready"), true);
+        assert.equal(isReady(ready(3, 2), "Ready"), false, "an older generation's Ready does not count");
+        assert.equal(isReady(ready(2, 2, "False"), "Ready"), false);
+        assert.equal(isReady({ status: { conditions: [{ type: "Available", status: "True" }] } }, "Ready"), false);
+        assert.equal(isReady({}, "Available"), false);
+    });
+
+    it("reads InferenceServices and Deployments with the kubeconfig's credentials; 404 is not Ready", async () => {
+        const api = await fakeApiServer((url) => {
+            if (url.endsWith("/inferenceservices/wisdom-1")) return { status: 200, body: ready(1, 1) };
+            if (url.endsWith("/deployments/web-1")) {
+                return {
+                    status: 200,
+                    body: { metadata: { generation: 4 }, status: { observedGeneration: 3, conditions: [] } },
+                };
+            }
+            return { status: 404 };
+        });
+        try {
+            const kc = kubeConfigFor({ kubeconfig: kubeconfig(api.url) });
+            const probe = clusterReadiness(kc);
+            assert.equal(await probe("InferenceService", "models", "wisdom-1"), true);
+            assert.equal(await probe("InferenceService", "models", "wisdom-2"), false);
+            assert.equal(await probe("Deployment", "web", "web-1"), false);
+            assert.deepEqual(api.seen, [
+                "GET /apis/serving.kserve.io/v1beta1/namespaces/models/inferenceservices/wisdom-1 Bearer t0ken",
+                "GET /apis/serving.kserve.io/v1beta1/namespaces/models/inferenceservices/wisdom-2 Bearer t0ken",
+                "GET /apis/apps/v1/namespaces/web/deployments/web-1 Bearer t0ken",
+            ]);
+        } finally {
+            await api.close();
+        }
+    });
+
+    it("an unreachable or refusing cluster is unknown, never Ready, and the reason carries no address", async () => {
+        const dead = clusterReadiness(kubeConfigFor({ kubeconfig: kubeconfig("http://127.0.0.1:1") }));
+        await assert.rejects(dead("InferenceService", "models", "wisdom-1"), (e: unknown) => {
+            assert.ok(e instanceof ReadinessUnknownError);
+            assert.match(e.message, /could not be read from the cluster/);
+            assert.ok(!e.message.includes("127.0.0.1"), e.message);
+            return true;
+        });
+        const api = await fakeApiServer(() => ({ status: 403 }));
+        try {
+            const forbidden = clusterReadiness(kubeConfigFor({ kubeconfig: kubeconfig(api.url) }));
+            await assert.rejects(forbidden("Deployment", "web", "web-1"), /HTTP 403/);
+        } finally {
+            await api.close();
+        }
+    });
+
+    it("a server that never answers is unknown after the timeout", async () => {
+        const server = http.createServer(() => undefined);
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        const { port } = server.address() as AddressInfo;
+        try {
+            const probe = clusterReadiness(kubeConfigFor({ kubeconfig: kubeconfig(`http://127.0.0.1:${port}`) }), 200);
+            await assert.rejects(probe("InferenceService", "m", "w"), /no answer within 0.2s/);
+        } finally {
+            server.closeAllConnections();
+            server.close();
+        }
+    });
+
+    it("takes the kubeconfig from a path, the document itself or KUBECONFIG, and honours the context", () => {
+        const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-")), "config");
+        fs.writeFileSync(file, kubeconfig("http://127.0.0.1:7"));
+        assert.equal(kubeConfigFor({ kubeconfig: file }).getCurrentCluster()?.server, "http://127.0.0.1:7");
+        assert.equal(
+            kubeConfigFor({ kubeconfig: kubeconfig("http://127.0.0.1:8") }).getCurrentCluster()?.server,
+            "http://127.0.0.1:8",
+        );
+        assert.equal(kubeConfigFor({ kubeconfigEnv: `${file}:` }).getCurrentCluster()?.server, "http://127.0.0.1:7");
+        assert.equal(
+            kubeConfigFor({ kubeconfig: file, context: "other" }).getCurrentCluster()?.server,
+            "http://127.0.0.1:9",
+        );
+    });
+});
