@@ -148,3 +148,59 @@ export function clusterReadiness(kc: k8s.KubeConfig, timeoutMs = 10_000): Readin
         }
     };
 }
+
+/** The parts of a live VirtualService that say where requests go. */
+export interface LiveVirtualService {
+    spec?: {
+        http?: {
+            match?: unknown[];
+            route?: { weight?: number; headers?: { response?: { set?: Record<string, string> } } }[];
+        }[];
+    };
+}
+
+/**
+ * Percent of unmatched requests per version, as the live VirtualService routes them: its
+ * catch-all route (the last one, without a match), each destination named by the `app-version`
+ * response header it sets. Undefined when there is no such route (e.g. KServe's own canary).
+ */
+export function liveWeights(vs: LiveVirtualService): Record<string, number> | undefined {
+    const http = vs.spec?.http ?? [];
+    const last = http[http.length - 1];
+    if (!last || (last.match?.length ?? 0) > 0 || !last.route) return undefined;
+    const weights: Record<string, number> = Object.create(null) as Record<string, number>;
+    for (const destination of last.route) {
+        const version = destination.headers?.response?.set?.["app-version"];
+        if (version === undefined) return undefined;
+        weights[version] = (weights[version] ?? 0) + (destination.weight ?? (last.route.length === 1 ? 100 : 0));
+    }
+    return weights;
+}
+
+/** Reads a VirtualService; undefined if it does not exist. Throws ReadinessUnknownError otherwise. */
+export async function readVirtualService(
+    kc: k8s.KubeConfig,
+    namespace: string,
+    name: string,
+    timeoutMs = 10_000,
+): Promise<LiveVirtualService | undefined> {
+    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const what = `VirtualService ${namespace}/${name} could not be read from the cluster`;
+    try {
+        return (await withTimeout(
+            custom.getNamespacedCustomObject({
+                group: "networking.istio.io",
+                version: "v1",
+                namespace,
+                plural: "virtualservices",
+                name,
+            }),
+            timeoutMs,
+            what,
+        )) as LiveVirtualService;
+    } catch (error) {
+        if (error instanceof k8s.ApiException && error.code === 404) return undefined;
+        if (error instanceof ReadinessUnknownError) throw error;
+        throw new ReadinessUnknownError(`${what} (${reasonOf(error)})`);
+    }
+}

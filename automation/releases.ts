@@ -5,12 +5,15 @@
  * restores the previous config, so config and cluster never disagree.
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 
+import * as k8s from "@kubernetes/client-node";
 import { EngineEvent } from "@pulumi/pulumi/automation";
 
 import { TrafficRow, planRelease } from "../components/plan";
 import { ReleaseArgs, VersionArgs } from "../components/types";
 import { ResolvedRelease, validateReleases } from "../components/validate";
+import { JournalEntry, LockBusyError, StackFiles, ownerAlive } from "./journal";
 import * as ops from "./operations";
 import {
     ReadinessProbe,
@@ -19,6 +22,8 @@ import {
     clusterReadiness,
     clusterSourceOf,
     kubeConfigFor,
+    liveWeights,
+    readVirtualService,
 } from "./readiness";
 import { ReleaseStack, changes } from "./stack";
 
@@ -38,6 +43,8 @@ export interface ReleaseManagerOptions {
     readiness?: ReadinessProbe;
     /** Receives every engine event of previews and updates. */
     onEvent?: (event: EngineEvent) => void;
+    /** Who runs the operations (journal and operations log); default `<user>@<host>`. */
+    principal?: string;
 }
 
 /** One resource step of a plan. */
@@ -98,37 +105,68 @@ function serialized<T>(fn: () => Promise<T>): Promise<T> {
     return run;
 }
 
+/** An error's name and first line, for the operations log. */
+function summary(error: unknown): string {
+    return error instanceof Error ? `${error.name}: ${error.message.split("\n")[0]}` : String(error);
+}
+
 function isLockError(error: unknown): boolean {
     return error instanceof Error && /currently locked|update is already in progress/i.test(error.message);
 }
 
-/** A traffic row with the version's readiness: true, false, or "unknown" (with the reason). */
-export type StatusRow = TrafficRow & { ready: boolean | "unknown"; readinessError?: string };
+/**
+ * A traffic row with what the cluster says: the version's readiness (true, false, or "unknown"
+ * with the reason) and the percent of unmatched requests its live routing sends it.
+ */
+export type StatusRow = TrafficRow & {
+    ready: boolean | "unknown";
+    readinessError?: string;
+    livePercent?: number | "unknown";
+};
+
+/** A release's status: configured vs live traffic, drift, and any operation in flight. */
+export interface ReleaseStatus {
+    release: string;
+    traffic: StatusRow[];
+    /** The live routing differs from the config of record (edited out of band, or mid-update). */
+    drift: boolean;
+    /** Why the live routing could not be compared, if it could not. */
+    liveError?: string;
+    /** An operation running now, or one interrupted (its process died) and not yet recovered. */
+    operation?: JournalEntry & { state: "running" | "interrupted" };
+}
 
 export class ReleaseManager {
     private clusterProbe?: ReadinessProbe;
+    private kubeConfig?: Promise<k8s.KubeConfig>;
 
     constructor(
         readonly stack: ReleaseStack,
         private readonly options: ReleaseManagerOptions = {},
     ) {}
 
-    /** The probe given, else one on the stack's cluster (built once; errors become "unknown"). */
-    private async readiness(): Promise<ReadinessProbe> {
-        if (this.options.readiness) return this.options.readiness;
-        if (!this.clusterProbe) {
+    /** Access to the cluster the stack targets (built once). */
+    private cluster(): Promise<k8s.KubeConfig> {
+        this.kubeConfig ??= (async () => {
             try {
                 const source = await clusterSourceOf(
                     this.stack.readConfig(),
                     this.stack.stack.workspace.envVars.KUBECONFIG,
                     async (key) => (await this.stack.stack.getConfig(key)).value,
                 );
-                this.clusterProbe = clusterReadiness(kubeConfigFor(source));
+                return kubeConfigFor(source);
             } catch (error) {
                 const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
                 throw new ReadinessUnknownError(`the stack's cluster could not be configured: ${reason}`);
             }
-        }
+        })();
+        return this.kubeConfig;
+    }
+
+    /** The probe given, else one on the stack's cluster. */
+    private async readiness(): Promise<ReadinessProbe> {
+        if (this.options.readiness) return this.options.readiness;
+        this.clusterProbe ??= clusterReadiness(await this.cluster());
         return this.clusterProbe;
     }
 
@@ -147,24 +185,47 @@ export class ReleaseManager {
         return planRelease(this.resolve(config, release).resolved).traffic;
     }
 
-    /** Versions, configured weights and effective percentages, and each version's readiness now. */
-    async status(release: string): Promise<{ release: string; traffic: StatusRow[] }> {
+    /**
+     * Versions with their configured and live percentages and readiness now, drift between the
+     * config of record and the live routing, and any operation in flight. Reads only: an unknown
+     * release is an error, nothing is created.
+     */
+    async status(release: string): Promise<ReleaseStatus> {
         const config = (await this.stack.releases()) as ops.ReleasesConfig;
         ops.releaseOf(config, release);
         const traffic = this.traffic(config, release);
         const { resolved, kind } = this.resolve(config, release);
+        let live: Record<string, number> | undefined;
+        let liveError: string | undefined;
+        if (resolved.strategy !== "kserve-canary") {
+            try {
+                const vs = await readVirtualService(await this.cluster(), resolved.namespace, resolved.name);
+                live = vs ? (liveWeights(vs) ?? undefined) : {};
+                if (live === undefined) liveError = "the live VirtualService has no catch-all route to compare";
+            } catch (error) {
+                if (!(error instanceof ReadinessUnknownError)) throw error;
+                liveError = error.message;
+            }
+        }
         const rows = await Promise.all(
             traffic.map(async (row): Promise<StatusRow> => {
+                const livePercent = live === undefined ? undefined : (live[row.version] ?? 0);
+                const withLive = liveError !== undefined ? { livePercent: "unknown" as const } : { livePercent };
                 try {
                     const probe = await this.readiness();
-                    return { ...row, ready: await probe(kind, resolved.namespace, row.version) };
+                    return { ...row, ...withLive, ready: await probe(kind, resolved.namespace, row.version) };
                 } catch (error) {
                     if (!(error instanceof ReadinessUnknownError)) throw error;
-                    return { ...row, ready: "unknown", readinessError: error.message };
+                    return { ...row, ...withLive, ready: "unknown", readinessError: error.message };
                 }
             }),
         );
-        return { release, traffic: rows };
+        const drift = live !== undefined && rows.some((r) => r.livePercent !== r.percent);
+        const left = this.files.readJournal();
+        const status: ReleaseStatus = { release, traffic: rows, drift };
+        if (liveError !== undefined) status.liveError = liveError;
+        if (left) status.operation = { ...left, state: ownerAlive(left) ? "running" : "interrupted" };
+        return status;
     }
 
     addCandidate(
@@ -198,6 +259,27 @@ export class ReleaseManager {
         return this.run("remove", release, apply, (c) => ops.remove(c, release, this.opOptions), false, true);
     }
 
+    /** The same manager acting for another principal (the service: one per request). */
+    as(principal: string): ReleaseManager {
+        const view = new ReleaseManager(this.stack, { ...this.options, principal });
+        view.clusterProbe = this.clusterProbe;
+        return view;
+    }
+
+    private get principal(): string {
+        return this.options.principal ?? `${os.userInfo().username}@${os.hostname()}`;
+    }
+
+    /** The stack's lock, journal and operations log. */
+    get files(): StackFiles {
+        return new StackFiles(this.stack.stack.workspace.workDir, this.stack.stack.name);
+    }
+
+    /**
+     * One operation: the stack's lock (shared by every process on this machine) is taken before
+     * the config is read and held until the operation has ended; a journal records it meanwhile,
+     * and one left by a dead process is recovered first.
+     */
     private async run(
         operation: string,
         release: string,
@@ -206,16 +288,86 @@ export class ReleaseManager {
         promotion = false,
         removal = false,
     ): Promise<OperationPlan> {
-        const key = `${this.stack.backendDir}|${this.stack.stack.name}`;
+        const key = `${this.stack.backendDir}|${this.stack.stack.workspace.workDir}|${this.stack.stack.name}`;
         if (busyStacks.has(key)) {
             throw new BusyError(this.stack.stack.name, "another operation is running in this process");
         }
         busyStacks.add(key);
+        const files = this.files;
+        let lost: Error | undefined;
+        let unlock: () => Promise<void>;
         try {
-            return await serialized(() => this.runLocked(operation, release, apply, edit, promotion, removal));
+            unlock = await files.lock((error) => (lost = error));
+        } catch (error) {
+            busyStacks.delete(key);
+            if (error instanceof LockBusyError) throw new BusyError(this.stack.stack.name, error.message);
+            throw error;
+        }
+        try {
+            await this.recover(files);
+            const entry = files.begin(operation, release, this.principal);
+            const base = { id: entry.id, operation, release, principal: this.principal };
+            files.log({ ...base, event: "started" });
+            try {
+                const plan = await serialized(() =>
+                    this.runLocked(operation, release, apply, edit, promotion, removal, (phase) => {
+                        if (lost) throw new Error(`the stack lock was lost (${lost.message}); nothing committed`);
+                        files.advance(entry, phase);
+                    }),
+                );
+                files.log({ ...base, event: "finished", detail: plan.applied ? "applied" : "not applied" });
+                return plan;
+            } catch (error) {
+                files.log({ ...base, event: "failed", detail: summary(error) });
+                throw error;
+            } finally {
+                files.end();
+            }
         } finally {
             busyStacks.delete(key);
+            await unlock().catch(() => undefined);
         }
+    }
+
+    /**
+     * Recovers from an operation whose process died (its journal is still there; we hold the
+     * lock, so it is not running): proposed configs removed, the backend's stale update lock
+     * cancelled, pending creates cleared by a refresh; the stack file was only ever replaced by
+     * a complete, applied config, so it is the config of record as it stands.
+     */
+    private async recover(files: StackFiles): Promise<void> {
+        const left = files.readJournal();
+        if (!left) return;
+        if (left.pid !== process.pid && ownerAlive(left)) {
+            throw new BusyError(
+                this.stack.stack.name,
+                `${left.operation} by ${left.principal} (pid ${left.pid}) holds a journal but stopped refreshing its lock; stop that process or wait for it`,
+            );
+        }
+        const actions: string[] = [];
+        for (const name of fs.existsSync(files.dir) ? fs.readdirSync(files.dir) : []) {
+            if (name.startsWith("proposed.") && name.endsWith(`.${left.pid}`)) {
+                fs.rmSync(`${files.dir}/${name}`, { force: true });
+                actions.push(`removed ${name}`);
+            }
+        }
+        if (left.phase === "up" || left.phase === "commit") {
+            await this.stack.cancelStaleUpdate();
+            await this.stack.refresh({ clearPendingCreates: true });
+            actions.push(
+                "cancelled the interrupted update",
+                "refreshed state from the cluster (pending creates cleared)",
+            );
+        }
+        files.log({
+            id: left.id,
+            operation: left.operation,
+            release: left.release,
+            principal: left.principal,
+            event: "recovered",
+            detail: `interrupted in ${left.phase} (pid ${left.pid}, started ${left.startedAt}); recovered by ${this.principal}: ${actions.join("; ") || "nothing to undo"}`,
+        });
+        files.end();
     }
 
     private async runLocked(
@@ -225,6 +377,7 @@ export class ReleaseManager {
         edit: (config: ops.ReleasesConfig) => ops.ReleasesConfig,
         promotion: boolean,
         removal: boolean,
+        phase: (phase: JournalEntry["phase"]) => void,
     ): Promise<OperationPlan> {
         // The stack file is read once and never decrypted; the edit is previewed and applied from
         // a proposed copy, which becomes the stack file only once the update succeeded. A refused,
@@ -249,6 +402,7 @@ export class ReleaseManager {
         };
         const proposed = this.stack.writeProposed(config.withReleases(after));
         try {
+            phase("preview");
             const preview = await this.stack.preview({
                 configFile: proposed,
                 policyPacks: this.options.policyPacks,
@@ -266,6 +420,7 @@ export class ReleaseManager {
             this.guard(plan, removal);
             const approved = typeof apply === "function" ? await apply(plan) : apply;
             if (!approved) return plan;
+            phase("up");
             const up = await this.stack.up({
                 configFile: proposed,
                 policyPacks: this.options.policyPacks,
@@ -273,6 +428,7 @@ export class ReleaseManager {
             });
             if (up.summary.result !== "succeeded") throw new Error(`update ${up.summary.result}`);
             // The config of record becomes what the cluster now runs.
+            phase("commit");
             this.stack.commitProposed(proposed);
             return { ...plan, applied: true };
         } catch (error) {

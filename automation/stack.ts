@@ -13,6 +13,9 @@ import * as path from "node:path";
 import { EngineEvent, LocalWorkspace, PreviewResult, PulumiCommand, Stack, UpResult } from "@pulumi/pulumi/automation";
 
 import { releaseProgram } from "../components/program";
+import { ReleaseConfigError } from "../components/validate";
+import { processAlive } from "./journal";
+import { validStackName } from "./names";
 import { StackConfigFile, stackConfigPath, writeFileAtomic } from "./stackConfig";
 
 export const PROJECT = "model-release";
@@ -40,6 +43,14 @@ export interface ReleaseStackOptions {
     pulumiRoot?: string;
 }
 
+/** A stack that does not exist (the CLI exits 2, the service answers 404). */
+export class UnknownStackError extends Error {
+    constructor(readonly stackName: string) {
+        super(`stack ${stackName} does not exist; create it with \`pulumi stack init ${stackName}\``);
+        this.name = "UnknownStackError";
+    }
+}
+
 export class ReleaseStack {
     private constructor(
         readonly stack: Stack,
@@ -47,7 +58,26 @@ export class ReleaseStack {
         readonly backendDir: string,
     ) {}
 
-    static async create(options: ReleaseStackOptions): Promise<ReleaseStack> {
+    /** Creates the stack if it does not exist (`pulumi stack init`), else selects it. */
+    static create(options: ReleaseStackOptions): Promise<ReleaseStack> {
+        return ReleaseStack.load(options, true);
+    }
+
+    /**
+     * An existing stack; UnknownStackError if there is none (reads and operations never create
+     * stacks: a typo must not leave a new, empty stack behind).
+     */
+    static open(options: ReleaseStackOptions): Promise<ReleaseStack> {
+        return ReleaseStack.load(options, false);
+    }
+
+    private static async load(options: ReleaseStackOptions, create: boolean): Promise<ReleaseStack> {
+        const problem = validStackName(options.stackName);
+        if (problem !== undefined) {
+            throw new ReleaseConfigError([
+                { path: "stack", problem, fix: "use letters, digits, '-', '_' and '.' (not starting with '-')" },
+            ]);
+        }
         const envVars = { ...(options.envVars ?? {}) };
         // A backend directory selects a local file backend; otherwise the ambient one (login or
         // PULUMI_BACKEND_URL) is used, as with the pulumi CLI.
@@ -60,26 +90,34 @@ export class ReleaseStack {
             path.join(backendDir || fs.mkdtempSync(path.join(os.tmpdir(), "model-release-")), "project");
         fs.mkdirSync(workDir, { recursive: true });
         const pulumiCommand = await PulumiCommand.get(options.pulumiRoot ? { root: options.pulumiRoot } : {});
-        const stack = await LocalWorkspace.createOrSelectStack(
-            {
-                stackName: options.stackName,
-                projectName: PROJECT,
-                program: async () => {
-                    const { releases } = releaseProgram();
-                    return { releases };
-                },
+        const args = {
+            stackName: options.stackName,
+            projectName: PROJECT,
+            program: async () => {
+                const { releases } = releaseProgram();
+                return { releases };
             },
-            {
-                workDir,
-                pulumiCommand,
-                envVars,
-                // An existing Pulumi.yaml (this project's, with its config schema) is kept as is.
-                ...(fs.existsSync(path.join(workDir, "Pulumi.yaml"))
-                    ? {}
-                    : { projectSettings: { name: PROJECT, runtime: "nodejs" } }),
-            },
-        );
-        return new ReleaseStack(stack, backendDir);
+        };
+        const workspaceOptions = {
+            workDir,
+            pulumiCommand,
+            envVars,
+            // An existing Pulumi.yaml (this project's, with its config schema) is kept as is.
+            ...(fs.existsSync(path.join(workDir, "Pulumi.yaml"))
+                ? {}
+                : { projectSettings: { name: PROJECT, runtime: "nodejs" as const } }),
+        };
+        if (create) {
+            return new ReleaseStack(await LocalWorkspace.createOrSelectStack(args, workspaceOptions), backendDir);
+        }
+        try {
+            return new ReleaseStack(await LocalWorkspace.selectStack(args, workspaceOptions), backendDir);
+        } catch (error) {
+            if (/no stack named|not found|does not exist/i.test((error as Error).message)) {
+                throw new UnknownStackError(options.stackName);
+            }
+            throw error;
+        }
     }
 
     /** Path of the stack's config file (Pulumi.<stack>.yaml). */
@@ -160,6 +198,37 @@ export class ReleaseStack {
         await this.stack.refresh({ ...options });
     }
 
+    /**
+     * Clears the update lock an interrupted update left in the backend. On a file backend the
+     * lock names the pulumi process that holds it: while that process still runs (a killed
+     * caller's orphaned `pulumi up`), this refuses rather than cancel a live update.
+     */
+    async cancelStaleUpdate(): Promise<void> {
+        const url = this.stack.workspace.envVars.PULUMI_BACKEND_URL ?? process.env.PULUMI_BACKEND_URL ?? "";
+        if (url.startsWith("file://")) {
+            const root = url.slice("file://".length).replace(/^~(?=$|\/)/, os.homedir());
+            const short = this.stack.name.split("/").pop() ?? this.stack.name;
+            const locks = filesUnder(path.join(root, ".pulumi", "locks")).filter(
+                (f) => f.endsWith(".json") && path.basename(path.dirname(f)) === short,
+            );
+            if (locks.length === 0) return;
+            for (const lock of locks) {
+                const holder = JSON.parse(fs.readFileSync(lock, "utf8")) as { pid?: number; hostname?: string };
+                if (processAlive(holder.pid ?? 0, holder.hostname ?? "")) {
+                    throw new Error(
+                        `an interrupted update of stack ${this.stack.name} is still running (pulumi pid ${holder.pid} on ${holder.hostname}); retry when it has ended`,
+                    );
+                }
+            }
+        }
+        try {
+            await this.stack.cancel();
+        } catch (error) {
+            if (!/no (stack )?update|not locked|is not locked|no .*in progress/i.test((error as Error).message))
+                throw error;
+        }
+    }
+
     /** `pulumi cancel`: on a file backend, removes the lock an interrupted update left behind. */
     async cancel(): Promise<void> {
         await this.stack.cancel();
@@ -173,6 +242,14 @@ export class ReleaseStack {
     async cleanup(): Promise<void> {
         await this.stack.workspace.removeStack(this.stack.name, { force: true });
     }
+}
+
+function filesUnder(dir: string): string[] {
+    if (!fs.existsSync(dir)) return [];
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+        const full = path.join(dir, e.name);
+        return e.isDirectory() ? filesUnder(full) : [full];
+    });
 }
 
 /**
