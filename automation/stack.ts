@@ -224,8 +224,9 @@ export class ReleaseStack {
         try {
             await this.stack.cancel();
         } catch (error) {
-            if (!/no (stack )?update|not locked|is not locked|no .*in progress/i.test((error as Error).message))
+            if (!/no (stack )?update|not locked|is not locked|no .*in progress/i.test((error as Error).message)) {
                 throw error;
+            }
         }
     }
 
