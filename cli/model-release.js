@@ -1,6 +1,34 @@
 #!/usr/bin/env node
-// Entry point of the `model-release` command (see automation/cli.ts).
-require("ts-node").register({ transpileOnly: true, project: require("path").join(__dirname, "..", "tsconfig.json") });
-require("../automation/cli")
-    .main(process.argv.slice(2))
-    .then((code) => process.exit(code));
+// Entry point of the `model-release` command (see automation/cli.ts). main() reports its own
+// errors; this file reports what happens outside it (the TypeScript failing to load, a stray async
+// error) the same way, as one line or one JSON object, never as a stack trace.
+const path = require("path");
+
+const argv = process.argv.slice(2);
+const end = argv.indexOf("--");
+const json = (end < 0 ? argv : argv.slice(0, end)).some((a) => a === "--json" || a.startsWith("--json="));
+
+function fail(error) {
+    const message = (error instanceof Error ? error.message : String(error)) || String(error);
+    if (json) process.stdout.write(`${JSON.stringify({ error: "failed", exitCode: 1, message })}\n`);
+    else process.stderr.write(`model-release: ${message}\n`);
+    process.exit(1);
+}
+
+// Pulumi's inline program host adds its own handlers while a program runs and turns such an error
+// into a failed preview or update; this one only acts when it is the last resort.
+process.on("uncaughtException", (error) => {
+    if (process.listenerCount("uncaughtException") === 1) fail(error);
+});
+process.on("unhandledRejection", (reason) => {
+    if (process.listenerCount("unhandledRejection") === 1) fail(reason);
+});
+
+try {
+    require("ts-node").register({ transpileOnly: true, project: path.join(__dirname, "..", "tsconfig.json") });
+    require("../automation/cli")
+        .main(argv)
+        .then((code) => process.exit(code), fail);
+} catch (error) {
+    fail(error);
+}
