@@ -554,6 +554,9 @@ export function statusTable(status: ReleaseStatus): string {
                 : `operation interrupted: ${op.operation} of ${op.release} by ${op.principal} in ${op.phase}; the next operation recovers it`,
         );
     }
+    if (status.lastRecovery) {
+        lines.push(`last recovery: ${status.lastRecovery.time} ${status.lastRecovery.detail ?? ""}`.trimEnd());
+    }
     return lines.join("\n");
 }
 

@@ -13,7 +13,7 @@ import { EngineEvent } from "@pulumi/pulumi/automation";
 import { TrafficRow, planRelease } from "../components/plan";
 import { ReleaseArgs, VersionArgs } from "../components/types";
 import { ResolvedRelease, validateReleases } from "../components/validate";
-import { JournalEntry, LockBusyError, StackFiles, ownerAlive } from "./journal";
+import { JournalEntry, LockBusyError, OperationRecord, StackFiles, ownerAlive } from "./journal";
 import * as ops from "./operations";
 import {
     ReadinessProbe,
@@ -134,6 +134,8 @@ export interface ReleaseStatus {
     liveError?: string;
     /** An operation running now, or one interrupted (its process died) and not yet recovered. */
     operation?: JournalEntry & { state: "running" | "interrupted" };
+    /** The latest recovery of an interrupted operation on this stack, if any. */
+    lastRecovery?: OperationRecord;
 }
 
 export class ReleaseManager {
@@ -225,6 +227,11 @@ export class ReleaseManager {
         const status: ReleaseStatus = { release, traffic: rows, drift };
         if (liveError !== undefined) status.liveError = liveError;
         if (left) status.operation = { ...left, state: ownerAlive(left) ? "running" : "interrupted" };
+        const recovery = this.files
+            .records()
+            .reverse()
+            .find((r) => r.event === "recovered");
+        if (recovery) status.lastRecovery = recovery;
         return status;
     }
 

@@ -1,0 +1,196 @@
+// Atomic, recoverable release operations on the real engine: one operation per stack across
+// processes, recovery after kill -9 at each phase (config = state = cluster afterwards, with an
+// operations-log trail), status that reads the live routing, and reads that never create stacks.
+import * as assert from "node:assert/strict";
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+import { ReleaseManager } from "../../automation/releases";
+import { ReleaseStack, UnknownStackError, changes } from "../../automation/stack";
+import { LocalCluster } from "../../e2e/cluster";
+import { engineEnv } from "../../e2e/engine";
+import { POLICY_PACK, defaultRouteWeights, fixture, runProcess } from "./helpers";
+
+const NS = "operations";
+const MODEL = "gs://seldon-models/sklearn/mms/lr_model";
+const v = (label: string, weight: number) => ({
+    storageUri: MODEL,
+    weight,
+    labels: { "app.kubernetes.io/version": label },
+});
+const CLI = path.resolve(__dirname, "..", "..", "cli", "model-release.js");
+
+describe("e2e: atomic and recoverable operations (real engine)", function () {
+    this.timeout(30 * 60 * 1000);
+    let cluster: LocalCluster;
+    let stack: ReleaseStack;
+    let manager: ReleaseManager;
+    let bin: string;
+    const split = async () => (await defaultRouteWeights(cluster, NS, "wisdom")).map(([, w]) => w);
+
+    function cliEnv(): NodeJS.ProcessEnv {
+        return { ...process.env, ...engineEnv(bin, stack.backendDir, cluster.kubeconfig) };
+    }
+    function cliArgs(command: string, ...rest: string[]): string[] {
+        const workDir = stack.stack.workspace.workDir;
+        return [CLI, command, "--stack", NS, "--release", "wisdom", "--work-dir", workDir, ...rest];
+    }
+    /** A CLI process in its own process group, so that kill -9 takes its pulumi children too. */
+    function startCli(...args: string[]): ChildProcess {
+        return spawn(process.execPath, args, { env: cliEnv(), detached: true, stdio: "ignore" });
+    }
+    /** Waits until the running operation's journal reaches a phase. */
+    async function journalPhase(phase: string, timeoutMs = 120_000): Promise<void> {
+        const started = Date.now();
+        while (manager.files.readJournal()?.phase !== phase) {
+            assert.ok(Date.now() - started < timeoutMs, `the operation reached ${phase}`);
+            await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+    }
+    function killGroup(child: ChildProcess): Promise<void> {
+        process.kill(-(child.pid as number), "SIGKILL");
+        return new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once("exit", () => resolve())));
+    }
+    /** Runs the CLI until it is not busy (a killed holder's lock goes stale within seconds). */
+    async function cliWhenFree(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+        for (let attempt = 0; ; attempt++) {
+            const result = await runProcess(process.execPath, args, cliEnv());
+            if (result.status !== 4 || attempt >= 20) return result;
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+    }
+    /** Config of record, state and cluster agree: no drift, no change to preview, nothing pending. */
+    async function assertAgree(expected: number[]): Promise<void> {
+        const status = await manager.status("wisdom");
+        assert.deepEqual(
+            status.traffic.map((r) => r.percent),
+            expected,
+            "config",
+        );
+        assert.deepEqual(await split(), expected, "cluster");
+        assert.equal(status.drift, false);
+        assert.equal(status.operation, undefined, "no operation in flight");
+        const preview = await stack.preview({ policyPacks: [POLICY_PACK] });
+        assert.deepEqual(changes(preview.changeSummary), {}, `state = config:\n${preview.stdout}`);
+        const exported = JSON.stringify(await stack.stack.exportStack());
+        assert.ok(!/"pending_operations":\s*\[\s*\{/.test(exported), "no pending operations in state");
+    }
+
+    before(async function () {
+        ({ cluster, stack, bin } = await fixture(NS));
+        manager = new ReleaseManager(stack, { policyPacks: [POLICY_PACK] });
+        await stack.setReleases({
+            wisdom: {
+                environment: "kserve",
+                strategy: "blue-green",
+                namespace: NS,
+                modelFormat: "sklearn",
+                readiness: { timeoutSeconds: 30 },
+                versions: [v("v0", 50), v("v1", 50)],
+            },
+        });
+        await stack.up({ policyPacks: [POLICY_PACK] });
+        await assertAgree([50, 50]);
+    });
+    after(async function () {
+        await stack?.cleanup().catch(() => undefined);
+    });
+
+    it("two processes step at once: exactly one applies, the other is busy (exit 4) and changes nothing", async () => {
+        const [a, b] = await Promise.all([
+            runProcess(process.execPath, cliArgs("step", "--yes", "--policy-pack", POLICY_PACK, "10"), cliEnv()),
+            runProcess(process.execPath, cliArgs("step", "--yes", "--policy-pack", POLICY_PACK, "10"), cliEnv()),
+        ]);
+        assert.deepEqual([a.status, b.status].sort(), [0, 4], `${a.stderr}\n${b.stderr}`);
+        const loser = a.status === 4 ? a : b;
+        assert.match(loser.stderr, /is busy/);
+        await assertAgree([40, 60]);
+    });
+
+    it("status reports an out-of-band weight edit as drift, with the live percentages", async () => {
+        const vs = await cluster.get<{ spec: { http: { name: string; route: { weight: number }[] }[] } }>(
+            `/apis/networking.istio.io/v1/namespaces/${NS}/virtualservices/wisdom`,
+        );
+        const http = vs?.spec.http ?? [];
+        const last = http[http.length - 1];
+        last.route[0].weight = 90;
+        last.route[1].weight = 10;
+        const patched = await cluster.request(
+            "PATCH",
+            `/apis/networking.istio.io/v1/namespaces/${NS}/virtualservices/wisdom`,
+            { spec: { http } },
+            "application/merge-patch+json",
+        );
+        assert.equal(patched.status, 200);
+        const status = await manager.status("wisdom");
+        assert.equal(status.drift, true);
+        assert.deepEqual(
+            status.traffic.map((r) => [r.percent, r.livePercent]),
+            [
+                [40, 90],
+                [60, 10],
+            ],
+        );
+        const cli = await runProcess(process.execPath, cliArgs("status", "--json"), cliEnv());
+        assert.equal(cli.status, 0, cli.stderr);
+        assert.equal(JSON.parse(cli.stdout).drift, true);
+        // The next operation restores the config of record (force-applied) and moves on from it.
+        await manager.step("wisdom", -10, true);
+        await assertAgree([50, 50]);
+    });
+
+    for (const phase of ["edit", "preview", "up"] as const) {
+        it(`kill -9 during ${phase}: the next process recovers, then its operation succeeds`, async () => {
+            const before = fs.readFileSync(stack.configPath, "utf8");
+            const child = startCli(...cliArgs("step", "--yes", "--policy-pack", POLICY_PACK, "10"));
+            if (phase === "edit") {
+                // The journal is written before the config is read: kill as soon as it exists.
+                while (!manager.files.readJournal()) await new Promise((resolve) => setTimeout(resolve, 2));
+            } else {
+                await journalPhase(phase);
+                if (phase === "up") await new Promise((resolve) => setTimeout(resolve, 1500));
+            }
+            await killGroup(child);
+            assert.equal(fs.readFileSync(stack.configPath, "utf8"), before, "the stack file was not edited");
+            const status = await manager.status("wisdom");
+            assert.equal(status.operation?.state, "interrupted");
+            assert.deepEqual(
+                status.traffic.map((r) => r.percent),
+                [50, 50],
+                "status shows the config of record, not the proposed traffic",
+            );
+
+            const next = await cliWhenFree(...cliArgs("step", "--yes", "--policy-pack", POLICY_PACK, "10"));
+            assert.equal(next.status, 0, next.stderr);
+            await assertAgree([40, 60]);
+            const records = manager.files.records();
+            const recovered = records.filter((r) => r.event === "recovered");
+            assert.ok(recovered.length > 0, "the recovery is recorded");
+            assert.match(recovered[recovered.length - 1].detail ?? "", new RegExp(`interrupted in (edit|preview|up)`));
+            assert.equal((await manager.status("wisdom")).lastRecovery?.id, recovered[recovered.length - 1].id);
+            await manager.setWeights("wisdom", [50, 50], true);
+        });
+    }
+
+    it("reads never create stacks: status of an unknown stack is an error and leaves nothing", async () => {
+        const workDir = stack.stack.workspace.workDir;
+        await assert.rejects(
+            ReleaseStack.open({ stackName: "no-such-stack", workDir, envVars: stack.stack.workspace.envVars }),
+            UnknownStackError,
+        );
+        const cli = await runProcess(
+            process.execPath,
+            [CLI, "status", "--stack", "no-such-stack", "--release", "wisdom", "--work-dir", workDir],
+            cliEnv(),
+        );
+        assert.equal(cli.status, 2, cli.stderr);
+        assert.match(cli.stderr, /stack no-such-stack does not exist/);
+        assert.ok(!fs.existsSync(path.join(workDir, "Pulumi.no-such-stack.yaml")));
+        const stacks = await stack.stack.workspace.listStacks();
+        assert.deepEqual(
+            stacks.map((s) => s.name),
+            [NS],
+        );
+    });
+});
