@@ -235,6 +235,13 @@ export class ReleaseManager {
         return status;
     }
 
+    /** The namespace of a configured release (for authorization); undefined if there is none. */
+    async namespaceOf(release: string): Promise<string | undefined> {
+        const config = (await this.stack.releases()) as ops.ReleasesConfig;
+        if (!Object.hasOwn(config, release)) return undefined;
+        return this.resolve(config, release).resolved.namespace;
+    }
+
     addCandidate(
         release: string,
         version: VersionArgs,
@@ -353,7 +360,7 @@ export class ReleaseManager {
         }
         const actions: string[] = [];
         for (const name of fs.existsSync(files.dir) ? fs.readdirSync(files.dir) : []) {
-            if (name.startsWith("proposed.") && name.endsWith(`.${left.pid}`)) {
+            if (name.startsWith(`proposed-${left.pid}-`)) {
                 fs.rmSync(`${files.dir}/${name}`, { force: true });
                 actions.push(`removed ${name}`);
             }

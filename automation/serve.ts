@@ -1,47 +1,135 @@
 /**
  * `npm run serve`: the HTTP service over this project's stacks.
- * Environment: MODEL_RELEASE_TOKEN or MODEL_RELEASE_TOKEN_FILE (required), PORT (default 8080),
- * HOST (default 127.0.0.1), MODEL_RELEASE_AUDIT_LOG (default ./audit.log), MODEL_RELEASE_WORK_DIR
- * (the project directory, default the current one), MODEL_RELEASE_POLICY_PACK (default
- * <project>/policies), MODEL_RELEASE_MAX_STEP (default 25). SIGTERM/SIGINT close the service after
- * the running operations finish.
+ *
+ * Environment (every value is checked before anything starts; see settings.ts and README,
+ * Security): MODEL_RELEASE_TOKENS_FILE and/or MODEL_RELEASE_JWT_* (who may call),
+ * MODEL_RELEASE_TOKEN / MODEL_RELEASE_TOKEN_FILE (deprecated single admin token, >= 32
+ * characters), PORT (default 8080), HOST (default 127.0.0.1), MODEL_RELEASE_AUDIT_LOG (default
+ * ./audit.log, must be writable), MODEL_RELEASE_RATE_LIMIT (default 60/1m per principal),
+ * MODEL_RELEASE_LOG_LEVEL (default info), MODEL_RELEASE_WORK_DIR (the project directory, default
+ * the current one), MODEL_RELEASE_POLICY_PACK (default <project>/policies),
+ * MODEL_RELEASE_MAX_STEP (1..100, default 25). SIGTERM/SIGINT close the service after the running
+ * operations finish.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 
+import { AuditLog, AuditWriteError } from "./audit";
+import { AuthConfigError, Authenticator, JwtVerifier, TokenTable, legacyTokenEntry, loadTokensFile } from "./auth";
 import { ReleaseManager } from "./releases";
 import { buildServer } from "./server";
+import { ServiceSettings, serviceSettings } from "./settings";
 import { ReleaseStack } from "./stack";
 
+/** A start-up failure naming the variable, its value and the fix. */
+class StartError extends Error {}
+
+function fromFile<T>(variable: string, value: string, fix: string, load: () => T): T {
+    try {
+        return load();
+    } catch (error) {
+        if (!(error instanceof AuthConfigError) && !(error instanceof AuditWriteError)) {
+            throw error;
+        }
+        throw new StartError(`${variable}=${JSON.stringify(value)}: ${error.message} (fix: ${fix})`);
+    }
+}
+
+/** Principals from the tokens file, the deprecated single token and the JWT issuer. */
+function authenticatorFor(settings: ServiceSettings): { authenticator: Authenticator; legacy: boolean } {
+    const entries = settings.tokensFile
+        ? fromFile("MODEL_RELEASE_TOKENS_FILE", settings.tokensFile, "see README, Security: token file", () =>
+              loadTokensFile(settings.tokensFile as string),
+          )
+        : [];
+    const legacy = settings.legacyToken;
+    if (legacy) {
+        const [variable, shown] =
+            "value" in legacy
+                ? ["MODEL_RELEASE_TOKEN", `(${legacy.value.length} characters)`]
+                : ["MODEL_RELEASE_TOKEN_FILE", legacy.file];
+        entries.push(
+            fromFile(variable, shown, "openssl rand -hex 32 > token; better, use MODEL_RELEASE_TOKENS_FILE", () =>
+                legacyTokenEntry("value" in legacy ? legacy.value : readToken(legacy.file)),
+            ),
+        );
+    }
+    const jwtOptions = settings.jwt;
+    let jwt: JwtVerifier | undefined;
+    if (jwtOptions) {
+        const key = jwtOptions.key;
+        const [variable, file] =
+            "jwksFile" in key
+                ? ["MODEL_RELEASE_JWT_JWKS_FILE", key.jwksFile]
+                : "publicKeyFile" in key
+                  ? ["MODEL_RELEASE_JWT_PUBLIC_KEY_FILE", key.publicKeyFile]
+                  : ["MODEL_RELEASE_JWT_SECRET_FILE", key.secretFile];
+        jwt = fromFile(variable, file, "see README, Security: JWT", () => JwtVerifier.load(jwtOptions));
+    }
+    const tokens = fromFile(
+        "MODEL_RELEASE_TOKENS_FILE",
+        settings.tokensFile ?? "",
+        "give every principal its own name and token",
+        () => new TokenTable(entries),
+    );
+    return { authenticator: new Authenticator(tokens, jwt), legacy: legacy !== undefined };
+}
+
+function readToken(file: string): string {
+    try {
+        return fs.readFileSync(file, "utf8").trim();
+    } catch (error) {
+        throw new AuthConfigError(`cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+    }
+}
+
 async function main(): Promise<void> {
-    const env = process.env;
-    const token =
-        env.MODEL_RELEASE_TOKEN ??
-        (env.MODEL_RELEASE_TOKEN_FILE ? fs.readFileSync(env.MODEL_RELEASE_TOKEN_FILE, "utf8").trim() : "");
-    if (!token) throw new Error("set MODEL_RELEASE_TOKEN or MODEL_RELEASE_TOKEN_FILE");
-    const workDir = path.resolve(env.MODEL_RELEASE_WORK_DIR ?? ".");
-    const policyPack = path.resolve(env.MODEL_RELEASE_POLICY_PACK ?? path.join(workDir, "policies"));
+    const settings = serviceSettings(process.env);
+    const auditPath = path.resolve(settings.auditLog);
+    const audit = fromFile(
+        "MODEL_RELEASE_AUDIT_LOG",
+        settings.auditLog,
+        "point it at a writable file on persistent storage",
+        () => AuditLog.open(auditPath),
+    );
+    const { authenticator, legacy } = authenticatorFor(settings);
+    const workDir = path.resolve(settings.workDir);
+    const policyPack = path.resolve(settings.policyPack);
     const managers = new Map<string, Promise<ReleaseManager>>();
     const managerFor = (stackName: string): Promise<ReleaseManager> => {
         let manager = managers.get(stackName);
         if (!manager) {
-            manager = ReleaseStack.create({ stackName, workDir, envVars: {} }).then(
+            // Existing stacks only: a request naming a stack never creates it (404 instead).
+            manager = ReleaseStack.open({ stackName, workDir, envVars: {} }).then(
                 (stack) =>
                     new ReleaseManager(stack, {
                         policyPacks: [policyPack],
-                        maxStep: env.MODEL_RELEASE_MAX_STEP ? Number(env.MODEL_RELEASE_MAX_STEP) : undefined,
+                        maxStep: settings.maxStep,
                     }),
             );
             managers.set(stackName, manager);
+            // A failed open is not kept: the map holds only stacks that exist.
+            manager.catch(() => managers.delete(stackName));
         }
         return manager;
     };
-    const app = buildServer({ managerFor, token, auditLog: path.resolve(env.MODEL_RELEASE_AUDIT_LOG ?? "audit.log") });
-    const address = await app.listen({ port: Number(env.PORT ?? 8080), host: env.HOST ?? "127.0.0.1" });
-    console.log(`model-release service on ${address}`);
+    const app = buildServer({
+        managerFor,
+        authenticator,
+        audit,
+        logger: { level: settings.logLevel },
+        rateLimit: settings.rateLimit,
+    });
+    if (legacy) {
+        app.log.warn(
+            "MODEL_RELEASE_TOKEN(_FILE) is deprecated: it authenticates as the admin principal legacy-token; move callers to MODEL_RELEASE_TOKENS_FILE",
+        );
+    }
+    const address = await app.listen({ port: settings.port, host: settings.host });
+    app.log.info({ address, auditLog: auditPath }, "model-release service listening");
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
         process.once(signal, () => {
-            console.log(`${signal}: closing after ${app.operationsRunning()} running operation(s)`);
+            app.log.info(`${signal}: closing after ${app.operationsRunning()} running operation(s)`);
             void app.close().then(() => process.exit(0));
         });
     }

@@ -1,31 +1,84 @@
 /**
  * The HTTP face of the release operations: the same library as the CLI, for platform services.
  *
- *   GET  /stacks/:stack/releases/:release           status
- *   POST /stacks/:stack/releases/:release/preview   plan only
- *   POST /stacks/:stack/releases/:release/apply     plan and apply
- *   GET  /openapi.json                              this API's OpenAPI document
+ *   GET  /stacks/:stack/releases/:release           status                 (any role)
+ *   POST /stacks/:stack/releases/:release/preview   plan only              (any role)
+ *   POST /stacks/:stack/releases/:release/apply     plan and apply         (admin; operator within grants)
+ *   GET  /openapi.json                              this API's OpenAPI document, generated from the route schemas
  *
- * Every call needs `Authorization: Bearer <token>` (401 otherwise). Bodies are validated against
- * JSON schemas (400 naming the field). Every apply appends one JSON line to the audit log (who,
- * when, operation, traffic before -> after, result). `close()` waits for running operations: a
- * shutdown never interrupts an update mid-way.
+ * Every call is authenticated (401) and authorized (403) first (see auth.ts). An apply is
+ * recorded in the audit log before it starts and when it ends (see audit.ts): if the intent
+ * cannot be recorded, nothing is applied (503). Refusals are recorded too. Error bodies are
+ * `{error, message, requestId}`; details of internal errors stay in the server log. `close()`
+ * waits for running operations: a shutdown never interrupts an update mid-way.
  */
-import * as fs from "node:fs";
+import { randomUUID } from "node:crypto";
 
-import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import rateLimit from "@fastify/rate-limit";
+import swagger from "@fastify/swagger";
+import Fastify, { FastifyError, FastifyInstance, FastifyRequest, LogLevel } from "fastify";
 
 import { ReleaseArgs, VersionArgs } from "../components/types";
 import { ReleaseConfigError } from "../components/validate";
+import { AuditLog, AuditRecord } from "./audit";
+import { AuthError, Authenticator, Principal, authorize } from "./auth";
+import { UnknownReleaseError } from "./operations";
 import { BusyError, OperationPlan, RefusedError, ReleaseManager } from "./releases";
+import type { RateLimitSettings } from "./settings";
+import { UnknownStackError } from "./stack";
+
+/**
+ * What the service needs from a manager beyond ReleaseManager: the namespace of a release, to
+ * check operators' namespace grants. Optional until ReleaseManager has it; without it an
+ * operator whose namespace grants are not `*` may not apply (it fails closed).
+ */
+export interface NamespaceLookup {
+    /** The release's namespace (its own, else the default); undefined if the release does not exist. */
+    namespaceOf?(release: string): Promise<string | undefined>;
+}
+
+export type ServiceManager = ReleaseManager & NamespaceLookup;
+
+/** Socket timeouts (ms); see DEFAULT_TIMEOUTS for why each value. */
+export interface Timeouts {
+    connectionTimeout: number;
+    requestTimeout: number;
+    keepAliveTimeout: number;
+    /** How often Node checks requestTimeout (its default, 30 s, would double a 30 s limit). */
+    checkInterval: number;
+}
+
+/**
+ * - connectionTimeout 0: it is a socket *inactivity* timer (Node's server.timeout), and an apply
+ *   sends nothing for minutes while the engine runs; a value would cut it.
+ * - requestTimeout 30 s: covers receiving the request (headers and body, at most 64 KiB) only,
+ *   not the handler, so slow-loris clients are dropped while long applies are not.
+ * - keepAliveTimeout 72 s: idle time between requests, above the 60 s idle timeout of common
+ *   load balancers (Fastify's default, made explicit).
+ */
+export const DEFAULT_TIMEOUTS: Timeouts = {
+    connectionTimeout: 0,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 72_000,
+    checkInterval: 5_000,
+};
+/** Largest request body: an operation with a full escape-hatch spec fits many times over. */
+export const BODY_LIMIT = 64 * 1024;
+/** Deepest nesting of objects and arrays accepted in a body (Kubernetes specs need about 12). */
+export const MAX_BODY_DEPTH = 32;
 
 export interface ServerOptions {
     /** The manager of a stack (created once per stack by the caller). */
-    managerFor: (stack: string) => Promise<ReleaseManager>;
-    /** The bearer token callers present. */
-    token: string;
-    /** File the audit log is appended to. */
-    auditLog: string;
+    managerFor: (stack: string) => Promise<ServiceManager>;
+    /** Turns Authorization headers into principals. */
+    authenticator: Authenticator;
+    /** The audit log, or its path (checked writable now). */
+    audit: AuditLog | string;
+    /** Structured logs (pino); off when omitted. Authorization and Cookie headers are redacted. */
+    logger?: { level?: LogLevel; stream?: { write(line: string): void } };
+    /** Requests per window per principal; default 60 per minute. */
+    rateLimit?: RateLimitSettings;
+    timeouts?: Partial<Timeouts>;
 }
 
 /** The body of a preview or apply call. */
@@ -37,42 +90,349 @@ export interface OperationBody {
     points?: number;
 }
 
+type Params = { stack: string; release: string };
+
+/** An answer other than 200, with the body's `error` code. */
+class HttpError extends Error {
+    constructor(
+        readonly status: number,
+        readonly code: string,
+        message: string,
+        readonly extra: Record<string, unknown> = {},
+    ) {
+        super(message);
+        this.name = "HttpError";
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schemas. They validate requests and are the source of the OpenAPI document.
+
+/** Object keys that would reach Object.prototype if code ever assigned them. */
+const SAFE_KEY = "(?!(?:__proto__|constructor|prototype)$)";
+/** Kubernetes qualified name: optional DNS-subdomain prefix and `/`, then a name. */
+const QUALIFIED_KEY = `^${SAFE_KEY}([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`;
+const HEADER_KEY = `^${SAFE_KEY}[a-z0-9][-a-z0-9_.]{0,255}$`;
+const QUERY_KEY = `^${SAFE_KEY}[A-Za-z0-9_.~-]{1,256}$`;
+const DNS1035_LABEL = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
+const DNS1123_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+
+const text = (maxLength: number, description?: string) =>
+    ({ type: "string", minLength: 1, maxLength, ...(description ? { description } : {}) }) as const;
+
+const map = (keyPattern: string, value: object, description: string) => ({
+    type: "object",
+    description,
+    maxProperties: 64,
+    patternProperties: { [keyPattern]: value },
+    additionalProperties: false,
+    // The same key rule again: the OpenAPI generator turns patternProperties into
+    // additionalProperties, and this keeps the rule in the document.
+    propertyNames: { pattern: keyPattern, maxLength: 317 },
+});
+
+const stringMatch = {
+    type: "object",
+    description: "exactly one of exact, prefix, regex",
+    additionalProperties: false,
+    minProperties: 1,
+    maxProperties: 1,
+    properties: { exact: text(1024), prefix: text(1024), regex: text(1024) },
+} as const;
+
+const labelValue = { type: "string", maxLength: 63 } as const;
+
+const httpMatch = {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+        headers: map(HEADER_KEY, stringMatch, "request headers (lower case) and how their values match"),
+        withoutHeaders: map(HEADER_KEY, stringMatch, "headers that must be absent or not match"),
+        queryParams: map(QUERY_KEY, stringMatch, "query parameters and how their values match"),
+        uri: stringMatch,
+        method: stringMatch,
+        sourceLabels: map(QUALIFIED_KEY, labelValue, "only requests from workloads with these labels"),
+        sourceNamespace: { type: "string", maxLength: 63, pattern: DNS1123_LABEL },
+        name: text(253),
+    },
+} as const;
+
+/** An escape-hatch spec: used as given, so only its size is bounded here (depth: MAX_BODY_DEPTH). */
+const freeSpec = (description: string) =>
+    ({ type: "object", description, minProperties: 1, maxProperties: 64 }) as const;
+
+/** VersionArgs (components/types.ts), field by field. */
+const versionSchema = {
+    type: "object",
+    description: "add-candidate: the new version",
+    additionalProperties: false,
+    properties: {
+        name: { type: "string", maxLength: 63, pattern: DNS1035_LABEL, description: "object name" },
+        labels: map(QUALIFIED_KEY, labelValue, "labels of this version's objects"),
+        annotations: map(QUALIFIED_KEY, { type: "string", maxLength: 8192 }, "annotations of this version's objects"),
+        storageUri: text(2048, "where KServe loads the model from"),
+        image: text(1024, "container image"),
+        modelFormat: {
+            anyOf: [
+                text(253),
+                {
+                    type: "object",
+                    additionalProperties: false,
+                    required: ["name"],
+                    properties: { name: text(253), version: text(64) },
+                },
+            ],
+        },
+        runtime: text(253, "ServingRuntime name"),
+        protocolVersion: { type: "string", enum: ["v1", "v2", "grpc-v1", "grpc-v2"] },
+        port: { type: "integer", minimum: 1, maximum: 65535 },
+        args: { type: "array", maxItems: 64, items: { type: "string", maxLength: 4096 } },
+        weight: { type: "integer", minimum: 0, maximum: 1_000_000, description: "relative weight (blue-green)" },
+        match: { type: "array", minItems: 1, maxItems: 16, items: httpMatch, description: "canary selection" },
+        mirrorPercent: { type: "integer", minimum: 0, maximum: 100 },
+        inferenceServiceSpec: freeSpec("escape hatch: the complete InferenceService spec"),
+        deploymentSpec: freeSpec("escape hatch: the complete Deployment spec"),
+        serviceSpec: freeSpec("escape hatch: the complete Service spec"),
+    },
+} as const;
+
+const OPERATIONS = ["add-candidate", "weights", "step", "promote", "rollback", "remove"] as const;
+
 const operationSchema = {
     type: "object",
     additionalProperties: false,
     required: ["operation"],
     properties: {
-        operation: { type: "string", enum: ["add-candidate", "weights", "step", "promote", "rollback", "remove"] },
-        version: { type: "object", description: "add-candidate: the version (storageUri or image, labels, ...)" },
-        strategy: { type: "string", enum: ["none", "blue-green", "canary", "mirror", "kserve-canary"] },
+        operation: { type: "string", enum: OPERATIONS },
+        version: versionSchema,
+        strategy: {
+            type: "string",
+            enum: ["none", "blue-green", "canary", "mirror", "kserve-canary"],
+            description: "add-candidate: switch the release's strategy",
+        },
         weights: {
             type: "array",
-            items: { type: "integer", minimum: 0 },
+            items: { type: "integer", minimum: 0, maximum: 1_000_000 },
             minItems: 1,
+            maxItems: 32,
             description: "weights: one per version",
         },
-        points: { type: "integer", description: "step: points moved to the candidate (negative: back)" },
+        points: {
+            type: "integer",
+            minimum: -100,
+            maximum: 100,
+            description: "step: points moved to the candidate (negative: back)",
+        },
     },
 } as const;
+
+/** Which body fields each operation takes (beyond `operation`). */
+const FIELDS: Record<OperationBody["operation"], { required: string[]; optional: string[] }> = {
+    "add-candidate": { required: ["version"], optional: ["strategy"] },
+    weights: { required: ["weights"], optional: [] },
+    step: { required: ["points"], optional: [] },
+    promote: { required: [], optional: [] },
+    rollback: { required: [], optional: [] },
+    remove: { required: [], optional: [] },
+};
+
+/**
+ * Pulumi's stack-name rules for one URL segment: letters, digits, `-`, `_`, `.`; not starting
+ * with `-` (a flag to `pulumi`); not `.` or `..`; at most 100. `org/project/stack` cannot be a
+ * segment.
+ */
+const STACK_PATTERN = "^(?!-)(?!\\.{1,2}$)[A-Za-z0-9_.-]{1,100}$";
+/** Lowercase RFC 1123 label. */
+const RELEASE_PATTERN = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
 
 const paramsSchema = {
     type: "object",
     required: ["stack", "release"],
+    additionalProperties: false,
     properties: {
-        stack: { type: "string", pattern: "^[A-Za-z0-9_.-]+$" },
-        release: { type: "string", pattern: "^[a-z0-9-]+$" },
+        stack: { type: "string", maxLength: 100, pattern: STACK_PATTERN, description: "stack name" },
+        release: { type: "string", maxLength: 63, pattern: RELEASE_PATTERN, description: "release name" },
     },
 } as const;
 
-type Params = { stack: string; release: string };
+const errorSchema = {
+    type: "object",
+    properties: {
+        error: { type: "string", description: "machine-readable code" },
+        message: { type: "string" },
+        requestId: { type: "string", description: "quote it to the operators: the server log has the details" },
+        issues: {
+            type: "array",
+            items: {
+                type: "object",
+                properties: { path: { type: "string" }, problem: { type: "string" }, fix: { type: "string" } },
+            },
+        },
+        plan: { type: "object", additionalProperties: true, description: "409: the plan that was refused" },
+    },
+} as const;
 
-/** The fields an operation needs, checked beyond the schema. */
-function missingField(body: OperationBody): string | undefined {
-    if (body.operation === "add-candidate" && body.version === undefined) {
-        return "body/version is required for add-candidate";
+const trafficRow = {
+    type: "object",
+    additionalProperties: true,
+    properties: {
+        version: { type: "string" },
+        role: { type: "string", enum: ["primary", "candidate"] },
+        weight: { type: "number" },
+        percent: { type: "integer" },
+        mirrorPercent: { type: "number" },
+    },
+} as const;
+
+const planSchema = {
+    type: "object",
+    description: "the plan (applied or not)",
+    additionalProperties: true,
+    properties: {
+        operation: { type: "string" },
+        release: { type: "string" },
+        changes: { type: "object", additionalProperties: { type: "integer" } },
+        steps: {
+            type: "array",
+            items: {
+                type: "object",
+                properties: { op: { type: "string" }, type: { type: "string" }, name: { type: "string" } },
+            },
+        },
+        trafficBefore: { type: "array", items: trafficRow },
+        trafficAfter: { type: "array", items: trafficRow },
+        applied: { type: "boolean" },
+    },
+} as const;
+
+const statusSchema = {
+    type: "object",
+    description: "versions with configured and live percentages, readiness, drift",
+    additionalProperties: true,
+    properties: {
+        release: { type: "string" },
+        traffic: { type: "array", items: trafficRow },
+        drift: { type: "boolean" },
+        liveError: { type: "string" },
+    },
+} as const;
+
+const errors = (codes: Record<number, string | undefined>) =>
+    Object.fromEntries(
+        Object.entries(codes)
+            .filter(([, description]) => description !== undefined)
+            .map(([code, description]) => [code, { ...errorSchema, description }]),
+    );
+
+const commonErrors = {
+    400: "invalid input, naming the field or config path",
+    401: "missing, unknown or expired credential",
+    404: "no such stack or release",
+    413: "body larger than 64 KiB",
+    429: "rate limit of this principal exceeded",
+    500: "internal error (details in the server log, by requestId)",
+};
+
+// ---------------------------------------------------------------------------------------------
+
+/** What the hooks learn about a request. */
+interface RequestState {
+    principal?: Principal;
+    authError?: string;
+    onBehalfOf?: string;
+    operation?: string;
+    /** A result record was written: no separate refusal record. */
+    audited?: boolean;
+}
+
+/** Answers recorded as refusals when no apply record covers them. */
+const AUDITED_REFUSALS = new Set([401, 403, 409, 423, 429]);
+const ON_BEHALF_OF = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
+
+/** First line of a library message, without file paths or host:port addresses. */
+function publicText(message: string): string {
+    return message
+        .split("\n")[0]
+        .replace(/(?:[A-Za-z]:)?(?:[\\/][^\s\\/'"`,;:()]+){2,}[\\/]?/g, "<path>")
+        .replace(
+            /\b(?:localhost|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:]+\]|(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}):\d{1,5}\b/g,
+            "<address>",
+        )
+        .slice(0, 500);
+}
+
+function firstLine(error: unknown): string {
+    return (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).split("\n")[0].slice(0, 1000);
+}
+
+/** The HTTP answer to an error. Internal errors get a generic message: details go to the log. */
+function classify(error: unknown, params: Partial<Params>): HttpError {
+    if (error instanceof HttpError) return error;
+    if (error instanceof AuthError) return new HttpError(401, "unauthorized", error.message);
+    if (error instanceof UnknownReleaseError) {
+        return new HttpError(404, "not_found", `release ${params.release} does not exist in stack ${params.stack}`, {
+            issues: error.issues,
+        });
     }
-    if (body.operation === "weights" && body.weights === undefined) return "body/weights is required for weights";
-    if (body.operation === "step" && body.points === undefined) return "body/points is required for step";
+    if (error instanceof UnknownStackError) {
+        return new HttpError(404, "not_found", `stack ${params.stack} does not exist`);
+    }
+    if (error instanceof ReleaseConfigError) {
+        return new HttpError(400, "invalid", "invalid release configuration", { issues: error.issues });
+    }
+    if (error instanceof RefusedError) {
+        return new HttpError(409, "refused", publicText(error.message), { plan: error.plan });
+    }
+    if (error instanceof BusyError) {
+        return new HttpError(
+            423,
+            "busy",
+            `stack ${params.stack} is busy: another operation is running; retry when it has finished`,
+        );
+    }
+    const fastifyError = error as Partial<FastifyError>;
+    if (fastifyError.validation) return new HttpError(400, "invalid", String(fastifyError.message));
+    if (fastifyError.statusCode === 429) {
+        return new HttpError(429, "rate_limited", String(fastifyError.message));
+    }
+    if (fastifyError.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+        return new HttpError(413, "too_large", `the body is larger than ${BODY_LIMIT} bytes`);
+    }
+    // Fastify's own client errors (bad JSON, prototype poisoning, media type) are safe to show.
+    const status = fastifyError.statusCode ?? 500;
+    if (fastifyError.code?.startsWith("FST_") && status >= 400 && status < 500) {
+        return new HttpError(
+            status,
+            status === 415 ? "unsupported_media_type" : "invalid",
+            publicText(String(fastifyError.message)),
+        );
+    }
+    return new HttpError(500, "internal", "internal error; the server log has the details under this requestId");
+}
+
+/** Whether a parsed body nests objects/arrays deeper than `limit` (iterative: no recursion to exhaust). */
+function deeperThan(value: unknown, limit: number): boolean {
+    const pending: [unknown, number][] = [[value, 1]];
+    while (pending.length > 0) {
+        const [item, depth] = pending.pop() as [unknown, number];
+        if (typeof item !== "object" || item === null) continue;
+        if (depth > limit) return true;
+        for (const child of Object.values(item)) pending.push([child, depth + 1]);
+    }
+    return false;
+}
+
+/** A field the operation needs but lacks, or has but does not use. */
+function bodyProblem(body: OperationBody): string | undefined {
+    const { required, optional } = FIELDS[body.operation];
+    for (const field of required) {
+        if (!Object.hasOwn(body, field)) return `body/${field} is required for ${body.operation}`;
+    }
+    for (const field of Object.keys(body)) {
+        if (field !== "operation" && !required.includes(field) && !optional.includes(field)) {
+            return `body/${field} is not used by ${body.operation}; remove it`;
+        }
+    }
     return undefined;
 }
 
@@ -98,140 +458,335 @@ function runOperation(
     }
 }
 
-/** Maps library errors to HTTP answers. */
-function sendError(reply: FastifyReply, error: unknown): FastifyReply {
-    if (error instanceof ReleaseConfigError) return reply.code(400).send({ error: "invalid", issues: error.issues });
-    if (error instanceof RefusedError) {
-        return reply.code(409).send({ error: "refused", message: error.message, plan: error.plan });
-    }
-    if (error instanceof BusyError) return reply.code(423).send({ error: "busy", message: error.message });
-    return reply.code(500).send({ error: "failed", message: error instanceof Error ? error.message : String(error) });
-}
-
 export function buildServer(options: ServerOptions): FastifyInstance & { operationsRunning: () => number } {
-    // Strict bodies: unknown fields and strings for numbers are errors, not silently fixed.
-    const app = Fastify({ logger: false, ajv: { customOptions: { removeAdditional: false, coerceTypes: false } } });
+    const audit = typeof options.audit === "string" ? AuditLog.open(options.audit) : options.audit;
+    const limits = options.rateLimit ?? { max: 60, windowMs: 60_000 };
+    const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    const app = Fastify({
+        connectionTimeout: timeouts.connectionTimeout,
+        requestTimeout: timeouts.requestTimeout,
+        keepAliveTimeout: timeouts.keepAliveTimeout,
+        http: {
+            requestTimeout: timeouts.requestTimeout,
+            headersTimeout: timeouts.requestTimeout,
+            connectionsCheckingInterval: timeouts.checkInterval,
+        },
+        bodyLimit: BODY_LIMIT,
+        // Ids are not taken from callers' headers: they name audit records.
+        genReqId: () => randomUUID(),
+        logger: options.logger
+            ? {
+                  level: options.logger.level ?? "info",
+                  ...(options.logger.stream ? { stream: options.logger.stream } : {}),
+                  redact: {
+                      paths: [
+                          "req.headers.authorization",
+                          "req.headers.cookie",
+                          'req.headers["proxy-authorization"]',
+                          'res.headers["set-cookie"]',
+                      ],
+                      censor: "[redacted]",
+                  },
+                  serializers: {
+                      req: (request: FastifyRequest) => ({
+                          method: request.method,
+                          url: request.url,
+                          headers: request.headers,
+                          remoteAddress: request.ip,
+                      }),
+                  },
+              }
+            : false,
+        // Strict bodies: unknown fields and strings for numbers are errors, not silently fixed.
+        ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    });
     const running = new Set<Promise<unknown>>();
+    const states = new WeakMap<FastifyRequest, RequestState>();
+    const state = (request: FastifyRequest): RequestState => {
+        let s = states.get(request);
+        if (!s) states.set(request, (s = {}));
+        return s;
+    };
+    /** Keys whose 429 is already recorded, until their window ends (a flood writes one record). */
+    const rateAudited = new Map<string, number>();
+    const rateKey = (request: FastifyRequest) => {
+        const principal = state(request).principal;
+        return principal ? `principal:${principal.name}` : `address:${request.ip}`;
+    };
 
+    const baseRecord = (request: FastifyRequest): Omit<AuditRecord, "time" | "event"> => {
+        const s = state(request);
+        const params = (request.params ?? {}) as Partial<Params>;
+        return {
+            requestId: request.id,
+            who: s.principal?.name ?? null,
+            ...(s.principal ? { via: s.principal.via, role: s.principal.role } : {}),
+            ...(s.onBehalfOf !== undefined ? { onBehalfOf: s.onBehalfOf } : {}),
+            method: request.method,
+            path: request.url.split("?")[0].slice(0, 512),
+            remoteAddress: request.ip,
+            ...(typeof params.stack === "string" ? { stack: params.stack.slice(0, 128) } : {}),
+            ...(typeof params.release === "string" ? { release: params.release.slice(0, 128) } : {}),
+            ...(s.operation !== undefined ? { operation: s.operation } : {}),
+        };
+    };
+
+    // 1. Authentication. It never answers here: the rate limit (next, keyed by principal or
+    //    address) counts failed attempts too, and the 401 is sent in preParsing, before any
+    //    body is read.
     app.addHook("onRequest", async (request, reply) => {
-        if (request.headers.authorization !== `Bearer ${options.token}`) {
-            await reply.code(401).send({ error: "unauthorized", message: "send Authorization: Bearer <token>" });
+        reply.header("x-request-id", request.id);
+        try {
+            state(request).principal = await options.authenticator.authenticate(request.headers.authorization);
+        } catch (error) {
+            if (!(error instanceof AuthError)) throw error;
+            state(request).authError = error.message;
         }
     });
+
+    app.addHook("preParsing", async (request) => {
+        const s = state(request);
+        if (!s.principal) throw new HttpError(401, "unauthorized", s.authError ?? "unauthorized");
+        const onBehalfOf = request.headers["x-on-behalf-of"];
+        if (onBehalfOf !== undefined) {
+            if (typeof onBehalfOf !== "string" || !ON_BEHALF_OF.test(onBehalfOf)) {
+                throw new HttpError(
+                    400,
+                    "invalid",
+                    "X-On-Behalf-Of must be one printable value of at most 256 characters",
+                );
+            }
+            s.onBehalfOf = onBehalfOf;
+        }
+        request.log.info(
+            { principal: s.principal.name, via: s.principal.via, role: s.principal.role },
+            "authenticated",
+        );
+    });
+
+    // Nesting is checked before the schema and before anything copies or serializes the body.
+    app.addHook("preValidation", async (request) => {
+        if (deeperThan(request.body, MAX_BODY_DEPTH)) {
+            throw new HttpError(400, "invalid", `the body nests deeper than ${MAX_BODY_DEPTH} levels`);
+        }
+    });
+
+    app.setErrorHandler(async (error, request, reply) => {
+        const params = (request.params ?? {}) as Partial<Params>;
+        const answer = classify(error, params);
+        if (answer.status >= 500) {
+            request.log.error({ err: error }, "request failed");
+        } else {
+            request.log.info({ status: answer.status, reason: firstLine(error) }, "request refused");
+        }
+        if (answer.status === 401) reply.header("www-authenticate", 'Bearer realm="model-release"');
+        return reply
+            .code(answer.status)
+            .send({ error: answer.code, message: answer.message, requestId: request.id, ...answer.extra });
+    });
+
+    app.setNotFoundHandler(async (request) => {
+        if (!state(request).principal) throw new HttpError(401, "unauthorized", state(request).authError ?? "");
+        throw new HttpError(404, "not_found", "no such route");
+    });
+
+    // Refusals are recorded before they are answered; a refusal that cannot be recorded is still
+    // a refusal (nothing happened), so it is answered and the failure logged.
+    app.addHook("onSend", async (request, reply, payload) => {
+        const s = state(request);
+        if (s.audited || !AUDITED_REFUSALS.has(reply.statusCode)) return payload;
+        if (reply.statusCode === 429) {
+            const key = rateKey(request);
+            const now = Date.now();
+            if ((rateAudited.get(key) ?? 0) > now) return payload;
+            if (rateAudited.size > 10_000) {
+                for (const [k, until] of rateAudited) if (until <= now) rateAudited.delete(k);
+            }
+            rateAudited.set(key, now + limits.windowMs);
+        }
+        let body: { error?: string; message?: string } = {};
+        try {
+            if (typeof payload === "string") body = JSON.parse(payload) as typeof body;
+        } catch {
+            // Not one of this service's error bodies: the status alone is recorded.
+        }
+        try {
+            await audit.append({
+                ...baseRecord(request),
+                event: "refused",
+                status: reply.statusCode,
+                ...(body.error ? { result: body.error } : {}),
+                ...(body.message ? { reason: body.message } : {}),
+            });
+        } catch (error) {
+            request.log.error({ err: error }, "refusal not recorded in the audit log");
+        }
+        return payload;
+    });
+
     // A closing server finishes the operations it started.
     app.addHook("onClose", async () => {
         await Promise.allSettled([...running]);
     });
 
-    const audit = (
-        request: FastifyRequest,
-        params: Params,
-        body: OperationBody,
-        plan: Partial<OperationPlan>,
-        result: string,
-    ) => {
-        const entry = {
-            time: new Date().toISOString(),
-            who: request.headers["x-actor"] ?? "bearer-token",
-            stack: params.stack,
-            release: params.release,
-            operation: body.operation,
-            request: body,
-            trafficBefore: plan.trafficBefore ?? [],
-            trafficAfter: plan.trafficAfter ?? [],
-            result,
-        };
-        fs.appendFileSync(options.auditLog, `${JSON.stringify(entry)}\n`);
+    const track = <T>(work: Promise<T>): Promise<T> => {
+        running.add(work);
+        return work.finally(() => running.delete(work));
     };
 
-    app.get<{ Params: Params }>(
-        "/stacks/:stack/releases/:release",
-        { schema: { params: paramsSchema } },
-        async (request, reply) => {
-            try {
-                const manager = await options.managerFor(request.params.stack);
-                return await manager.status(request.params.release);
-            } catch (error) {
-                return sendError(reply, error);
-            }
-        },
-    );
-
-    for (const apply of [false, true]) {
-        app.post<{ Params: Params; Body: OperationBody }>(
-            `/stacks/:stack/releases/:release/${apply ? "apply" : "preview"}`,
-            { schema: { params: paramsSchema, body: operationSchema } },
-            async (request, reply) => {
-                const missing = missingField(request.body);
-                if (missing) return reply.code(400).send({ error: "invalid", message: missing });
-                const work = (async () => {
-                    const manager = await options.managerFor(request.params.stack);
-                    return runOperation(manager, request.params.release, request.body, apply);
-                })();
-                running.add(work);
-                try {
-                    const plan = await work;
-                    if (apply) audit(request, request.params, request.body, plan, "applied");
-                    return plan;
-                } catch (error) {
-                    if (apply) {
-                        const plan = error instanceof RefusedError ? error.plan : {};
-                        audit(
-                            request,
-                            request.params,
-                            request.body,
-                            plan,
-                            `${(error as Error).name}: ${(error as Error).message}`,
-                        );
-                    }
-                    return sendError(reply, error);
-                } finally {
-                    running.delete(work);
-                }
-            },
-        );
-    }
-
-    app.get("/openapi.json", async () => openApiDocument());
-
-    return Object.assign(app, { operationsRunning: () => running.size });
-}
-
-/** The OpenAPI document of this API. */
-export function openApiDocument(): Record<string, unknown> {
-    const parameters = ["stack", "release"].map((name) => ({
-        name,
-        in: "path",
-        required: true,
-        schema: { type: "string" },
-    }));
-    const operation = (summary: string) => ({
-        summary,
-        parameters,
-        requestBody: { required: true, content: { "application/json": { schema: operationSchema } } },
-        responses: {
-            "200": { description: "the plan (applied or not)" },
-            "400": { description: "invalid input, naming the field or config path" },
-            "401": { description: "missing or wrong bearer token" },
-            "409": { description: "refused by a guard rail" },
-            "423": { description: "another operation holds the stack" },
-        },
+    void app.register(rateLimit, {
+        global: true,
+        hook: "onRequest",
+        max: limits.max,
+        timeWindow: limits.windowMs,
+        keyGenerator: rateKey,
     });
-    return {
-        openapi: "3.0.3",
-        info: { title: "model-release", version: "0.1.0", description: "Release operations on model-release stacks." },
-        components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
-        security: [{ bearer: [] }],
-        paths: {
-            "/stacks/{stack}/releases/{release}": {
-                get: {
-                    summary: "Status: versions, weights, percentages",
-                    parameters,
-                    responses: { "200": { description: "status" }, "401": { description: "unauthorized" } },
+
+    void app.register(swagger, {
+        openapi: {
+            openapi: "3.1.0",
+            info: {
+                title: "model-release",
+                version: "0.1.0",
+                description: "Release operations on model-release stacks (see README, Security).",
+            },
+            components: {
+                securitySchemes: {
+                    bearer: { type: "http", scheme: "bearer", description: "a token of the tokens file, or a JWT" },
                 },
             },
-            "/stacks/{stack}/releases/{release}/preview": { post: operation("Plan an operation without applying it") },
-            "/stacks/{stack}/releases/{release}/apply": { post: operation("Plan and apply an operation") },
+            security: [{ bearer: [] }],
         },
-    };
+    });
+
+    // Routes after the plugins, so the rate limit and the document see every one of them.
+    void app.register(async (api) => {
+        /** The manager of the request's stack, created on first use (not for refused callers). */
+        const managerOf = (stack: string) => {
+            let manager: Promise<ServiceManager> | undefined;
+            return () => (manager ??= options.managerFor(stack));
+        };
+
+        const authorized = async (
+            request: FastifyRequest<{ Params: Params }>,
+            apply: boolean,
+            manager: () => Promise<ServiceManager>,
+        ): Promise<Principal> => {
+            const principal = state(request).principal as Principal;
+            const { stack, release } = request.params;
+            const refusal = await authorize(principal, apply ? "apply" : "read", {
+                stack,
+                release,
+                namespace: async () => {
+                    const m = await manager();
+                    if (typeof m.namespaceOf !== "function") return undefined;
+                    const namespace = await m.namespaceOf(release);
+                    if (namespace === undefined) {
+                        throw new HttpError(404, "not_found", `release ${release} does not exist in stack ${stack}`);
+                    }
+                    return namespace;
+                },
+            });
+            if (refusal !== undefined) throw new HttpError(403, "forbidden", refusal);
+            return principal;
+        };
+
+        api.get<{ Params: Params }>(
+            "/stacks/:stack/releases/:release",
+            {
+                schema: {
+                    summary: "Status: versions, configured and live percentages, readiness, drift",
+                    params: paramsSchema,
+                    response: { 200: statusSchema, ...errors(commonErrors) },
+                },
+            },
+            async (request) => {
+                const manager = managerOf(request.params.stack);
+                await authorized(request, false, manager);
+                return (await manager()).status(request.params.release);
+            },
+        );
+
+        for (const apply of [false, true]) {
+            api.post<{ Params: Params; Body: OperationBody }>(
+                `/stacks/:stack/releases/:release/${apply ? "apply" : "preview"}`,
+                {
+                    schema: {
+                        summary: apply
+                            ? "Plan and apply an operation (admin; operator within its grants); audited"
+                            : "Plan an operation without applying it",
+                        params: paramsSchema,
+                        body: operationSchema,
+                        response: {
+                            200: planSchema,
+                            ...errors({
+                                ...commonErrors,
+                                403: "the principal may not apply here (role or grants)",
+                                409: "refused by a guard rail; nothing was applied",
+                                423: "another operation holds the stack",
+                                ...(apply ? { 503: "the audit log cannot be written; nothing was applied" } : {}),
+                            }),
+                        },
+                    },
+                },
+                async (request) => {
+                    const s = state(request);
+                    const { release } = request.params;
+                    const body = request.body;
+                    s.operation = body.operation;
+                    const problem = bodyProblem(body);
+                    if (problem !== undefined) throw new HttpError(400, "invalid", problem);
+                    const manager = managerOf(request.params.stack);
+                    const principal = await authorized(request, apply, manager);
+                    // The journal and operations log name the caller, not the service.
+                    const acting = (await manager()).as(principal.name);
+                    if (!apply) return track(runOperation(acting, release, body, false));
+
+                    try {
+                        await audit.append({ ...baseRecord(request), event: "intent", request: body });
+                    } catch (error) {
+                        request.log.error({ err: error }, "audit intent not recorded: apply refused");
+                        throw new HttpError(
+                            503,
+                            "audit_unavailable",
+                            "the audit log cannot be written, so nothing was applied; retry later",
+                        );
+                    }
+                    s.audited = true;
+                    let plan: OperationPlan | undefined;
+                    let failure: unknown;
+                    try {
+                        plan = await track(runOperation(acting, release, body, true));
+                        return plan;
+                    } catch (error) {
+                        failure = error;
+                        throw error;
+                    } finally {
+                        const answer = plan ? undefined : classify(failure, request.params);
+                        const traffic = plan ?? (failure instanceof RefusedError ? failure.plan : undefined);
+                        try {
+                            await audit.append({
+                                ...baseRecord(request),
+                                event: "result",
+                                status: answer?.status ?? 200,
+                                result: plan ? (plan.applied ? "applied" : "not-applied") : answer?.code,
+                                ...(failure !== undefined ? { reason: firstLine(failure) } : {}),
+                                ...(traffic
+                                    ? { trafficBefore: traffic.trafficBefore, trafficAfter: traffic.trafficAfter }
+                                    : {}),
+                            });
+                        } catch (error) {
+                            // Applied (or failed) already: the intent record stands for it.
+                            request.log.error({ err: error }, "audit result not recorded");
+                        }
+                    }
+                },
+            );
+        }
+
+        // Same authentication as every route: the document is for callers.
+        api.get("/openapi.json", { schema: { hide: true } }, async () => api.swagger());
+    });
+
+    return Object.assign(app, { operationsRunning: () => running.size });
 }

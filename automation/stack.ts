@@ -12,6 +12,8 @@ import * as path from "node:path";
 
 import { EngineEvent, LocalWorkspace, PreviewResult, PulumiCommand, Stack, UpResult } from "@pulumi/pulumi/automation";
 
+import * as sdkLog from "@pulumi/pulumi/log";
+
 import { releaseProgram } from "../components/program";
 import { ReleaseConfigError } from "../components/validate";
 import { processAlive } from "./journal";
@@ -94,6 +96,7 @@ export class ReleaseStack {
             stackName: options.stackName,
             projectName: PROJECT,
             program: async () => {
+                silenceSdkDebugLogs();
                 const { releases } = releaseProgram();
                 return { releases };
             },
@@ -150,7 +153,8 @@ export class ReleaseStack {
     writeProposed(text: string): string {
         const dir = path.join(this.stack.workspace.workDir, ".model-release");
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const file = path.join(dir, `proposed.${path.basename(this.configPath)}.${process.pid}`);
+        // The extension stays the stack file's: Pulumi picks its parser by it.
+        const file = path.join(dir, `proposed-${process.pid}-${path.basename(this.configPath)}`);
         writeFileAtomic(file, text);
         return file;
     }
@@ -185,12 +189,12 @@ export class ReleaseStack {
 
     async preview(options: RunOptions = {}): Promise<PreviewResult> {
         checkPolicyPacks(options.policyPacks ?? []);
-        return this.stack.preview({ diff: true, ...options });
+        return this.stack.preview({ diff: true, ...options, onEvent: visibleEvents(options.onEvent) });
     }
 
     async up(options: RunOptions = {}): Promise<UpResult> {
         checkPolicyPacks(options.policyPacks ?? []);
-        return this.stack.up({ diff: true, ...options });
+        return this.stack.up({ diff: true, ...options, onEvent: visibleEvents(options.onEvent) });
     }
 
     /** `pulumi refresh`; `clearPendingCreates` drops creates an interrupted update left pending. */
@@ -243,6 +247,27 @@ export class ReleaseStack {
     async cleanup(): Promise<void> {
         await this.stack.workspace.removeStack(this.stack.name, { force: true });
     }
+}
+
+/**
+ * Drops the Node SDK's debug messages in this process. They print RPC requests and responses
+ * with secret values unmasked ("RegisterResource RPC finished: ... resp: ...", "Serialize
+ * property ...: primitive=..."), and the engine forwards them into the event stream and the
+ * Automation API's event-log file whatever the display's verbosity: a storage credential
+ * showed there base64-encoded (tests/e2e/secrets.spec.ts).
+ */
+function silenceSdkDebugLogs(): void {
+    const log = sdkLog as unknown as { debug: (...args: unknown[]) => Promise<void> };
+    log.debug = () => Promise.resolve();
+}
+
+/** Engine events a caller may see: debug diagnostics are dropped (see silenceSdkDebugLogs). */
+export function visibleEvents(onEvent?: (event: EngineEvent) => void): ((event: EngineEvent) => void) | undefined {
+    if (!onEvent) return undefined;
+    return (event) => {
+        if ((event.diagnosticEvent?.severity as string | undefined) === "debug") return;
+        onEvent(event);
+    };
 }
 
 function filesUnder(dir: string): string[] {

@@ -6,11 +6,12 @@
  * listings see the config.
  *
  * Secure leaves (`{secure: v1:...}`) are handed to callers as opaque placeholder strings
- * (`[secret:<nonce>:<n>]`): validation and planning treat them as strings, and writing a config
- * back turns every placeholder into the same ciphertext again, even where an operation moved it
- * (a promotion copies the candidate's fields to the primary).
+ * (`[secret:<hash of the ciphertext>]`, the same in every read): validation and planning treat
+ * them as strings, and writing a config back turns every placeholder into the same ciphertext
+ * again, even where an operation moved it (a promotion copies the candidate's fields to the
+ * primary). A placeholder whose ciphertext is no longer in the file is refused, never written.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
@@ -85,8 +86,7 @@ export class StackConfigFile {
         if (!isPlainObject(value)) {
             throw new StackConfigError(`${key} in ${path.basename(file)} must be a map of releases`);
         }
-        const nonce = randomBytes(6).toString("hex");
-        this.releasesValue = this.withPlaceholders(value, nonce) as Record<string, unknown>;
+        this.releasesValue = this.withPlaceholders(value) as Record<string, unknown>;
     }
 
     /** Reads the stack file; a missing file is an empty config. */
@@ -135,18 +135,18 @@ export class StackConfigFile {
         return doc;
     }
 
-    private withPlaceholders(value: unknown, nonce: string): unknown {
+    private withPlaceholders(value: unknown): unknown {
         if (isSecureNode(value)) {
-            const placeholder = `[secret:${nonce}:${this.ciphertexts.size}]`;
+            const placeholder = placeholderOf(value.secure);
             this.ciphertexts.set(placeholder, value.secure);
             return placeholder;
         }
-        if (Array.isArray(value)) return value.map((v) => this.withPlaceholders(v, nonce));
+        if (Array.isArray(value)) return value.map((v) => this.withPlaceholders(v));
         if (isPlainObject(value)) {
             const out: Record<string, unknown> = {};
             for (const [k, v] of Object.entries(value)) {
                 Object.defineProperty(out, k, {
-                    value: this.withPlaceholders(v, nonce),
+                    value: this.withPlaceholders(v),
                     enumerable: true,
                     writable: true,
                     configurable: true,
@@ -161,6 +161,12 @@ export class StackConfigFile {
     private toNode(doc: Document, value: unknown): unknown {
         const restore = (v: unknown): unknown => {
             if (typeof v === "string" && this.ciphertexts.has(v)) return { secure: this.ciphertexts.get(v) };
+            if (typeof v === "string" && PLACEHOLDER.test(v)) {
+                throw new StackConfigError(
+                    "a secret value read earlier is no longer in the stack file (it was changed meanwhile); " +
+                        "read the config again and redo the edit",
+                );
+            }
             if (Array.isArray(v)) return v.map(restore);
             if (isPlainObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, restore(x)]));
             return v;
@@ -189,6 +195,13 @@ export class StackConfigFile {
         }
         doc.setIn(at, this.toNode(doc, after));
     }
+}
+
+const PLACEHOLDER = /^\[secret:[0-9a-f]{16}\]$/;
+
+/** The placeholder of a secure value: stable across reads, reveals nothing but identity. */
+function placeholderOf(ciphertext: string): string {
+    return `[secret:${createHash("sha256").update(ciphertext).digest("hex").slice(0, 16)}]`;
 }
 
 function sameValue(a: unknown, b: unknown): boolean {

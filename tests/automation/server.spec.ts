@@ -1,14 +1,33 @@
 import * as assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 
-import { BusyError, OperationPlan, RefusedError, ReleaseManager } from "../../automation/releases";
-import { buildServer } from "../../automation/server";
+import { Authenticator, Grants, Role, TokenTable, sha256Hex } from "../../automation/auth";
+import { OperationPlan, RefusedError, BusyError } from "../../automation/releases";
+import { ServerOptions, ServiceManager, buildServer } from "../../automation/server";
+import { UnknownReleaseError } from "../../automation/operations";
+import { UnknownStackError } from "../../automation/stack";
 import { ReleaseConfigError } from "../../components/validate";
 
-/** A manager double: records calls and answers with fixed plans (the engine-backed one is tested end to end). */
-function fakeManager(calls: string[], fail?: Error): ReleaseManager {
+/** Namespaces of the fake's releases; others do not exist. */
+const NAMESPACES: Record<string, string> = { wisdom: "models", other: "models", elsewhere: "shared" };
+
+interface Fake {
+    manager: ServiceManager;
+    /** Every operation call: `<name> <args> by <principal>`. */
+    calls: string[];
+}
+
+/**
+ * A manager double: records calls (with the principal it acts as) and answers with fixed plans;
+ * the engine-backed one is tested end to end. `namespaceOf` is there unless `noNamespaces`.
+ */
+function fakeManager(options: { fail?: Error; noNamespaces?: boolean } = {}): Fake {
+    const calls: string[] = [];
     const plan = (operation: string, applied: boolean): OperationPlan => ({
         operation,
         release: "wisdom",
@@ -18,193 +37,728 @@ function fakeManager(calls: string[], fail?: Error): ReleaseManager {
         trafficAfter: [{ version: "wisdom-0", role: "primary", percent: 70 }],
         applied,
     });
-    const op =
-        (name: string) =>
-        async (...args: unknown[]) => {
-            calls.push(`${name} ${JSON.stringify(args.filter((a) => typeof a !== "function"))}`);
-            if (fail) throw fail;
-            return plan(name, args.includes(true));
-        };
-    return {
-        status: async (release: string) => ({ release, traffic: [] }),
-        addCandidate: op("add-candidate"),
-        setWeights: op("weights"),
-        step: op("step"),
-        promote: op("promote"),
-        rollback: op("rollback"),
-        remove: op("remove"),
-    } as unknown as ReleaseManager;
+    const build = (principal: string): ServiceManager => {
+        const op =
+            (name: string) =>
+            async (...args: unknown[]) => {
+                calls.push(`${name} ${JSON.stringify(args.filter((a) => typeof a !== "function"))} by ${principal}`);
+                if (options.fail) throw options.fail;
+                return plan(name, args.includes(true));
+            };
+        return {
+            status: async (release: string) => {
+                if (options.fail) throw options.fail;
+                return { release, traffic: [], drift: false };
+            },
+            addCandidate: op("add-candidate"),
+            setWeights: op("weights"),
+            step: op("step"),
+            promote: op("promote"),
+            rollback: op("rollback"),
+            remove: op("remove"),
+            as: (name: string) => build(name),
+            ...(options.noNamespaces
+                ? {}
+                : {
+                      namespaceOf: async (release: string) =>
+                          Object.hasOwn(NAMESPACES, release) ? NAMESPACES[release] : undefined,
+                  }),
+        } as unknown as ServiceManager;
+    };
+    return { manager: build("service"), calls };
 }
 
-/** A promotion of `wisdom` with no resource steps. */
-function promotionOfWisdom(applied: boolean): OperationPlan {
+/** Applies in a call log (an apply passes `true`). */
+const applied = (calls: string[]) => calls.filter((c) => /,true\]/.test(c) || /\[true\]/.test(c));
+
+const token = () => randomBytes(32).toString("hex");
+const TOKENS = { admin: token(), viewer: token(), operator: token(), anywhere: token(), nowhere: token() };
+const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+
+const OPERATOR_GRANTS: Grants = { stacks: ["dev", "staging-*"], releases: ["wisdom", "else*"], namespaces: ["models"] };
+
+function authenticator(): Authenticator {
+    const entry = (name: keyof typeof TOKENS, role: Role, grants?: Partial<Grants>) => ({
+        name,
+        role,
+        tokenSha256: sha256Hex(TOKENS[name]),
+        ...(grants ? { grants } : {}),
+    });
+    return new Authenticator(
+        new TokenTable([
+            entry("admin", "admin"),
+            entry("viewer", "viewer"),
+            entry("operator", "operator", OPERATOR_GRANTS),
+            entry("anywhere", "operator", { stacks: ["*"], releases: ["*"], namespaces: ["*"] }),
+            entry("nowhere", "operator"),
+        ]),
+    );
+}
+
+function readAudit(file: string): Record<string, unknown>[] {
+    if (!fs.existsSync(file)) return [];
+    return fs
+        .readFileSync(file, "utf8")
+        .trim()
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe("HTTP service", () => {
+    let auditLog: string;
+    let fake: Fake;
+    const server = (fakeOptions: Parameters<typeof fakeManager>[0] = {}, extra: Partial<ServerOptions> = {}) => {
+        fake = fakeManager(fakeOptions);
+        return buildServer({
+            managerFor: async () => fake.manager,
+            authenticator: authenticator(),
+            audit: auditLog,
+            ...extra,
+        });
+    };
+    const apply = (
+        t: string,
+        payload: object = { operation: "promote" },
+        url = "/stacks/dev/releases/wisdom/apply",
+    ) => ({
+        method: "POST" as const,
+        url,
+        payload,
+        headers: bearer(t),
+    });
+
+    beforeEach(() => {
+        auditLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "audit-")), "audit.log");
+    });
+
+    describe("authentication", () => {
+        it("answers 401 to every route without a valid token, calls nothing, and records the refusal", async () => {
+            const app = server();
+            const attempts: [string, Record<string, string>][] = [
+                ["no header", {}],
+                ["wrong token", bearer(token())],
+                ["the stored hash as token", bearer(sha256Hex(TOKENS.admin))],
+                ["a prefix of the stored hash", bearer(sha256Hex(TOKENS.admin).slice(0, 32))],
+                ["a prefix of the token", bearer(TOKENS.admin.slice(0, 63))],
+                ["the token and one more character", bearer(`${TOKENS.admin}0`)],
+                ["another scheme", { authorization: `Basic ${TOKENS.admin}` }],
+                ["two tokens", { authorization: `Bearer ${TOKENS.admin} ${TOKENS.admin}` }],
+            ];
+            for (const [what, headers] of attempts) {
+                for (const [method, url] of [
+                    ["GET", "/stacks/dev/releases/wisdom"],
+                    ["POST", "/stacks/dev/releases/wisdom/preview"],
+                    ["POST", "/stacks/dev/releases/wisdom/apply"],
+                    ["GET", "/openapi.json"],
+                    ["GET", "/no/such/route"],
+                ] as const) {
+                    const res = await app.inject({
+                        method,
+                        url,
+                        payload: method === "POST" ? { operation: "promote" } : undefined,
+                        headers,
+                    });
+                    assert.equal(res.statusCode, 401, `${what}: ${method} ${url}`);
+                    assert.match(String(res.headers["www-authenticate"]), /^Bearer/);
+                    assert.equal(res.json().requestId, res.headers["x-request-id"]);
+                }
+            }
+            assert.deepEqual(fake.calls, []);
+            const records = readAudit(auditLog);
+            assert.equal(records.length, attempts.length * 5);
+            assert.ok(records.every((r) => r.event === "refused" && r.status === 401 && r.who === null));
+        });
+
+        it("accepts each principal's own token, whatever the scheme's case", async () => {
+            const app = server();
+            for (const t of Object.values(TOKENS)) {
+                const res = await app.inject({ method: "GET", url: "/stacks/dev/releases/wisdom", headers: bearer(t) });
+                assert.equal(res.statusCode, 200);
+            }
+            const res = await app.inject({
+                method: "GET",
+                url: "/stacks/dev/releases/wisdom",
+                headers: { authorization: `bearer ${TOKENS.viewer}` },
+            });
+            assert.equal(res.statusCode, 200);
+        });
+    });
+
+    describe("answers", () => {
+        it("returns status and plans whole: the response schemas drop no field", async () => {
+            const status = {
+                release: "wisdom",
+                traffic: [
+                    { version: "wisdom-0", role: "primary", weight: 1, percent: 90, ready: true, livePercent: 90 },
+                    {
+                        version: "wisdom-1",
+                        role: "candidate",
+                        percent: 10,
+                        match: [{ headers: { traffic: { exact: "test" } } }],
+                        ready: "unknown",
+                        readinessError: "cluster unreachable",
+                        livePercent: "unknown",
+                    },
+                ],
+                drift: true,
+                liveError: "no catch-all route",
+                operation: { id: "op-1", operation: "step", state: "running", phase: "up" },
+            };
+            const app = server();
+            fake.manager.status = async () => status as never;
+            const res = await app.inject({
+                method: "GET",
+                url: "/stacks/dev/releases/wisdom",
+                headers: bearer(TOKENS.viewer),
+            });
+            assert.deepEqual(res.json(), status);
+            const plan = await app.inject(apply(TOKENS.admin, { operation: "step", points: 10 }));
+            assert.deepEqual(plan.json(), {
+                operation: "step",
+                release: "wisdom",
+                changes: { update: 1 },
+                steps: [],
+                trafficBefore: [{ version: "wisdom-0", role: "primary", percent: 100 }],
+                trafficAfter: [{ version: "wisdom-0", role: "primary", percent: 70 }],
+                applied: true,
+            });
+        });
+    });
+
+    describe("authorization", () => {
+        it("lets a viewer read and preview, and refuses its apply with 403 (nothing applied, refusal recorded)", async () => {
+            const app = server();
+            let res = await app.inject({
+                method: "GET",
+                url: "/stacks/dev/releases/wisdom",
+                headers: bearer(TOKENS.viewer),
+            });
+            assert.equal(res.statusCode, 200);
+            res = await app.inject({ ...apply(TOKENS.viewer), url: "/stacks/dev/releases/wisdom/preview" });
+            assert.equal(res.statusCode, 200);
+            assert.equal(res.json().applied, false);
+            res = await app.inject(apply(TOKENS.viewer));
+            assert.equal(res.statusCode, 403);
+            assert.equal(res.json().error, "forbidden");
+            assert.match(res.json().message, /viewer is a viewer: it may not apply/);
+            assert.deepEqual(applied(fake.calls), []);
+            assert.deepEqual(fake.calls, ['promote ["wisdom",false] by viewer']);
+            const [record] = readAudit(auditLog);
+            assert.deepEqual(
+                [record.event, record.who, record.status, record.operation, record.stack, record.release],
+                ["refused", "viewer", 403, "promote", "dev", "wisdom"],
+            );
+        });
+
+        it("refuses an operator outside its grants: stack, release, namespace, or no grants at all", async () => {
+            const app = server();
+            const outside: [string, string][] = [
+                [TOKENS.operator, "/stacks/prod/releases/wisdom/apply"], // stack not granted
+                [TOKENS.operator, "/stacks/dev/releases/other/apply"], // release not granted
+                [TOKENS.operator, "/stacks/staging-1/releases/elsewhere/apply"], // namespace "shared" not granted
+                [TOKENS.operator, "/stacks/dev-2/releases/wisdom/apply"], // "dev" is not a prefix glob
+                [TOKENS.nowhere, "/stacks/dev/releases/wisdom/apply"], // an operator with no grants
+            ];
+            for (const [t, url] of outside) {
+                const res = await app.inject(apply(t, { operation: "promote" }, url));
+                assert.equal(res.statusCode, 403, url);
+            }
+            assert.deepEqual(fake.calls, []);
+            assert.equal(readAudit(auditLog).filter((r) => r.status === 403).length, outside.length);
+        });
+
+        it("lets an operator apply within its grants, and an admin anywhere", async () => {
+            const app = server();
+            let res = await app.inject(
+                apply(TOKENS.operator, { operation: "promote" }, "/stacks/staging-eu/releases/wisdom/apply"),
+            );
+            assert.equal(res.statusCode, 200, res.body);
+            res = await app.inject(
+                apply(TOKENS.admin, { operation: "promote" }, "/stacks/prod/releases/elsewhere/apply"),
+            );
+            assert.equal(res.statusCode, 200, res.body);
+            assert.deepEqual(fake.calls, [
+                'promote ["wisdom",true] by operator',
+                'promote ["elsewhere",true] by admin',
+            ]);
+        });
+
+        it("fails closed when the namespace cannot be learned, unless the grant is namespaces ['*']", async () => {
+            const app = server({ noNamespaces: true });
+            let res = await app.inject(apply(TOKENS.operator));
+            assert.equal(res.statusCode, 403);
+            assert.match(res.json().message, /namespace of release wisdom cannot be determined/);
+            res = await app.inject(apply(TOKENS.anywhere));
+            assert.equal(res.statusCode, 200);
+            assert.deepEqual(applied(fake.calls), ['promote ["wisdom",true] by anywhere']);
+        });
+
+        it("answers 404 to an operator naming a release that does not exist", async () => {
+            const app = server();
+            const res = await app.inject(
+                apply(TOKENS.operator, { operation: "promote" }, "/stacks/dev/releases/else-x/apply"),
+            );
+            assert.equal(res.statusCode, 404);
+            assert.equal(res.json().error, "not_found");
+            assert.deepEqual(fake.calls, []);
+        });
+    });
+
+    describe("audit", () => {
+        it("records intent then result under the authenticated name; X-Actor cannot replace it", async () => {
+            const app = server();
+            const res = await app.inject({
+                ...apply(TOKENS.operator, { operation: "weights", weights: [30, 70] }),
+                headers: { ...bearer(TOKENS.operator), "x-actor": "admin", "x-on-behalf-of": "alice@example.com" },
+            });
+            assert.equal(res.statusCode, 200);
+            const [intent, result, ...rest] = readAudit(auditLog);
+            assert.deepEqual(rest, []);
+            assert.equal(intent.event, "intent");
+            assert.equal(result.event, "result");
+            for (const record of [intent, result]) {
+                assert.equal(record.who, "operator");
+                assert.equal(record.via, "token");
+                assert.equal(record.onBehalfOf, "alice@example.com");
+                assert.equal(record.requestId, res.headers["x-request-id"]);
+                assert.equal(record.operation, "weights");
+                assert.ok(Date.now() - Date.parse(record.time as string) < 60000);
+            }
+            assert.deepEqual(intent.request, { operation: "weights", weights: [30, 70] });
+            assert.equal(result.result, "applied");
+            assert.equal(result.status, 200);
+            assert.deepEqual(result.trafficAfter, [{ version: "wisdom-0", role: "primary", percent: 70 }]);
+            assert.deepEqual(fake.calls, ['weights ["wisdom",[30,70],true] by operator']);
+        });
+
+        it("refuses the apply with 503 when the intent cannot be recorded: nothing is applied", async () => {
+            const app = server();
+            await app.ready();
+            fs.rmSync(path.dirname(auditLog), { recursive: true });
+            const res = await app.inject(apply(TOKENS.admin));
+            assert.equal(res.statusCode, 503);
+            assert.equal(res.json().error, "audit_unavailable");
+            assert.ok(!res.body.includes(os.tmpdir()), "no file path in the body");
+            assert.deepEqual(fake.calls, [], "the manager was never called");
+        });
+
+        it("does not record previews, and records failed applies with their status", async () => {
+            let app = server();
+            await app.inject({ ...apply(TOKENS.admin), url: "/stacks/dev/releases/wisdom/preview" });
+            assert.deepEqual(readAudit(auditLog), []);
+            app = server({ fail: new RefusedError("refused: not Ready", { ...planOf("promote"), applied: false }) });
+            const res = await app.inject(apply(TOKENS.admin));
+            assert.equal(res.statusCode, 409);
+            const records = readAudit(auditLog);
+            assert.deepEqual(
+                records.map((r) => [r.event, r.status, r.result]),
+                [
+                    ["intent", undefined, undefined],
+                    ["result", 409, "refused"],
+                ],
+            );
+            assert.match(records[1].reason as string, /RefusedError: refused: not Ready/);
+        });
+
+        it("rejects a malformed X-On-Behalf-Of", async () => {
+            const app = server();
+            const res = await app.inject({
+                ...apply(TOKENS.admin),
+                headers: { ...bearer(TOKENS.admin), "x-on-behalf-of": "x".repeat(300) },
+            });
+            assert.equal(res.statusCode, 400);
+            assert.deepEqual(fake.calls, []);
+        });
+    });
+
+    describe("errors", () => {
+        it("maps invalid input, refusals and busy stacks to 400, 409 and 423 with a requestId", async () => {
+            const invalid = new ReleaseConfigError([
+                { path: "releases.wisdom.versions[0].weight", problem: "bad", fix: "fix" },
+            ]);
+            let res = await server({ fail: invalid }).inject(apply(TOKENS.admin));
+            assert.equal(res.statusCode, 400);
+            assert.equal(res.json().issues[0].path, "releases.wisdom.versions[0].weight");
+            res = await server({
+                fail: new RefusedError(
+                    "refused: /home/ops/.kube/config at 10.0.0.1:6443 unreadable",
+                    planOf("promote"),
+                ),
+            }).inject(apply(TOKENS.admin));
+            assert.equal(res.statusCode, 409);
+            assert.equal(res.json().error, "refused");
+            assert.equal(res.json().plan.operation, "promote", "the refused plan is returned");
+            assert.doesNotMatch(res.body, /\/home\/ops|6443/);
+            res = await server({ fail: new BusyError("dev", "promote by x (pid 4242 on host-a)") }).inject(
+                apply(TOKENS.admin),
+            );
+            assert.equal(res.statusCode, 423);
+            assert.match(res.json().message, /stack dev is busy/);
+            assert.doesNotMatch(res.body, /4242/);
+            for (const r of [res]) assert.ok(typeof r.json().requestId === "string");
+        });
+
+        it("answers 404 for an unknown release or stack", async () => {
+            let res = await server({ fail: new UnknownReleaseError({ wisdom: {} as never }, "nope") }).inject({
+                method: "GET",
+                url: "/stacks/dev/releases/nope",
+                headers: bearer(TOKENS.viewer),
+            });
+            assert.equal(res.statusCode, 404);
+            assert.deepEqual(Object.keys(res.json()).sort(), ["error", "issues", "message", "requestId"]);
+            assert.equal(res.json().error, "not_found");
+            res = await server({ fail: new UnknownStackError("prod") }).inject({
+                method: "GET",
+                url: "/stacks/prod/releases/wisdom",
+                headers: bearer(TOKENS.viewer),
+            });
+            assert.equal(res.statusCode, 404);
+            assert.doesNotMatch(res.body, /pulumi stack init/, "no command line in the body");
+        });
+
+        it("answers an engine failure with 500, a generic message and the requestId; details only in the log", async () => {
+            const lines: string[] = [];
+            const failure = new Error(
+                "Command failed with exit code 255: /usr/local/bin/pulumi up --stack dev --yes\nlisten EADDRINUSE 127.0.0.1:8080",
+            );
+            const app = server({ fail: failure }, { logger: { stream: { write: (l) => lines.push(l) } } });
+            const res = await app.inject(apply(TOKENS.admin));
+            assert.equal(res.statusCode, 500);
+            const body = res.json();
+            assert.deepEqual(Object.keys(body).sort(), ["error", "message", "requestId"]);
+            assert.equal(body.error, "internal");
+            for (const leak of ["/usr/local", "pulumi up", "8080", "at ", "server.ts", "Error:"]) {
+                assert.ok(!res.body.includes(leak), `body leaks ${leak}: ${res.body}`);
+            }
+            const logged = lines.map((l) => JSON.parse(l)).find((l) => l.reqId === body.requestId && l.err);
+            assert.ok(logged, "the failure is logged under the requestId");
+            assert.match(logged.err.message, /pulumi up --stack dev/);
+            assert.match(logged.err.stack, /server\.spec\.ts/);
+        });
+
+        it("answers 400 for bad bodies, naming the field, and calls nothing", async () => {
+            const app = server();
+            const bad = async (payload: unknown) =>
+                app.inject({
+                    method: "POST",
+                    url: "/stacks/dev/releases/wisdom/preview",
+                    payload: payload as object,
+                    headers: bearer(TOKENS.admin),
+                });
+            const cases: [unknown, RegExp][] = [
+                [{ operation: "deploy" }, /operation/],
+                [{ operation: "step", points: "ten" }, /points/],
+                [{ operation: "step" }, /body\/points is required for step/],
+                [{ operation: "promote", points: 5 }, /body\/points is not used by promote/],
+                [{ operation: "promote", extra: 1 }, /additional/],
+                [{ operation: "add-candidate", version: { storageUri: "gs://m", colour: "red" } }, /version/],
+                [{ operation: "add-candidate", version: { name: "Wisdom-1" } }, /version\/name/],
+                [{ operation: "add-candidate", version: { storageUri: "x".repeat(3000) } }, /storageUri/],
+                [{ operation: "add-candidate", version: { port: 70000 } }, /port/],
+                [{ operation: "add-candidate", version: { labels: { constructor: "x" } } }, /labels/],
+                [{ operation: "add-candidate", version: { labels: { prototype: "x" } } }, /labels/],
+                [{ operation: "add-candidate", version: { match: [{ queryParams: { __proto__x: {} } }] } }, /match/],
+                [{ operation: "add-candidate", version: { match: [{ uri: { exact: "/a", prefix: "/b" } }] } }, /uri/],
+                [{ operation: "add-candidate", version: { inferenceServiceSpec: {} } }, /inferenceServiceSpec/],
+            ];
+            for (const [payload, field] of cases) {
+                const res = await bad(payload);
+                assert.equal(res.statusCode, 400, JSON.stringify(payload));
+                assert.match(res.json().message, field, JSON.stringify(payload));
+            }
+            // __proto__ itself is refused by the JSON parser before any schema.
+            const res = await app.inject({
+                method: "POST",
+                url: "/stacks/dev/releases/wisdom/preview",
+                payload: '{"operation":"add-candidate","version":{"labels":{"__proto__":{"x":"y"}}}}',
+                headers: { ...bearer(TOKENS.admin), "content-type": "application/json" },
+            });
+            assert.equal(res.statusCode, 400);
+            assert.deepEqual(fake.calls, []);
+        });
+
+        it("accepts a full, valid version", async () => {
+            const app = server();
+            const version = {
+                name: "wisdom-2",
+                labels: { "app.kubernetes.io/version": "v2" },
+                annotations: { "example.com/note": "anything at all" },
+                storageUri: "gs://bucket/model",
+                modelFormat: { name: "sklearn", version: "1" },
+                runtime: "kserve-sklearnserver",
+                protocolVersion: "v2",
+                port: 8080,
+                args: ["--workers=2"],
+                weight: 10,
+                match: [{ headers: { "x-user": { exact: "test" } }, queryParams: { beta: { prefix: "1" } } }],
+                mirrorPercent: 50,
+                inferenceServiceSpec: { predictor: { model: { modelFormat: { name: "sklearn" } } } },
+            };
+            const res = await app.inject(
+                apply(TOKENS.admin, { operation: "add-candidate", version, strategy: "canary" }),
+            );
+            assert.equal(res.statusCode, 200, res.body);
+            assert.deepEqual(fake.calls, [
+                `add-candidate ${JSON.stringify(["wisdom", version, true, "canary"])} by admin`,
+            ]);
+        });
+
+        it("answers 400, not 500, to deeply nested bodies, and 413 to oversized ones", async () => {
+            const app = server();
+            const nest = (depth: number) => {
+                let spec: Record<string, unknown> = { leaf: 1 };
+                for (let i = 0; i < depth; i++) spec = { a: spec };
+                return spec;
+            };
+            let res = await app.inject(
+                apply(TOKENS.admin, { operation: "add-candidate", version: { inferenceServiceSpec: nest(40) } }),
+            );
+            assert.equal(res.statusCode, 400);
+            assert.match(res.json().message, /nests deeper than 32/);
+            const deep = `{"operation":"add-candidate","version":{"deploymentSpec":${"[".repeat(20000)}${"]".repeat(20000)}}}`;
+            res = await app.inject({
+                ...apply(TOKENS.admin),
+                payload: deep,
+                headers: { ...bearer(TOKENS.admin), "content-type": "application/json" },
+            });
+            assert.equal(res.statusCode, 400);
+            res = await app.inject(
+                apply(TOKENS.admin, {
+                    operation: "add-candidate",
+                    version: { annotations: { "a.b/c": "x".repeat(70 * 1024) } },
+                }),
+            );
+            assert.equal(res.statusCode, 413);
+            assert.equal(res.json().error, "too_large");
+            assert.deepEqual(fake.calls, []);
+        });
+
+        it("validates path parameters: Pulumi stack names and RFC 1123 release names", async () => {
+            const app = server();
+            // Over a socket: inject() would normalize dot segments before the router sees them.
+            await app.listen({ port: 0, host: "127.0.0.1" });
+            const { port } = app.server.address() as AddressInfo;
+            const get = (stack: string, release: string) =>
+                new Promise<number>((resolve, reject) => {
+                    http.get(
+                        {
+                            port,
+                            host: "127.0.0.1",
+                            path: `/stacks/${stack}/releases/${release}`,
+                            headers: bearer(TOKENS.viewer),
+                        },
+                        (res) => {
+                            res.resume();
+                            resolve(res.statusCode ?? 0);
+                        },
+                    ).on("error", reject);
+                });
+            try {
+                for (const [stack, release] of [
+                    ["-dev", "wisdom"], // would be read as a flag
+                    ["%2E%2E", "wisdom"],
+                    ["%2E", "wisdom"],
+                    ["org%2Fproject%2Fdev", "wisdom"],
+                    ["dev%20x", "wisdom"],
+                    ["dev", "Wisdom"],
+                    ["dev", "-wisdom"],
+                    ["dev", "wisdom-"],
+                    ["dev", "w_isdom"],
+                    ["dev", "a".repeat(64)],
+                ]) {
+                    assert.equal(await get(stack, release), 400, `${stack} ${release}`);
+                }
+                // Longer than Fastify's maxParamLength (100, Pulumi's limit too): refused by the router.
+                assert.equal(await get("a".repeat(101), "wisdom"), 414);
+                assert.deepEqual(fake.calls, []);
+                for (const [stack, release] of [
+                    ["dev.eu_1-a", "wisdom-2"],
+                    [".dev", "w"],
+                    ["a".repeat(100), "a".repeat(63)],
+                ]) {
+                    assert.equal(await get(stack, release), 200, `${stack} ${release}`);
+                }
+            } finally {
+                await app.close();
+            }
+        });
+    });
+
+    describe("logs", () => {
+        it("never contains the Authorization or Cookie header values", async () => {
+            const lines: string[] = [];
+            const app = server({}, { logger: { stream: { write: (l) => lines.push(l) } } });
+            await app.inject({
+                ...apply(TOKENS.admin),
+                headers: { ...bearer(TOKENS.admin), cookie: "session=cookie-secret-value" },
+            });
+            await app.inject({ ...apply(TOKENS.admin), headers: bearer(`${TOKENS.admin}x`) });
+            const all = lines.join("");
+            assert.ok(all.includes("[redacted]"), "headers are logged, redacted");
+            assert.ok(all.includes('"principal":"admin"'), "the principal is logged");
+            assert.ok(!all.includes(TOKENS.admin), "no token in the logs");
+            assert.ok(!all.includes("cookie-secret-value"), "no cookie in the logs");
+        });
+    });
+
+    describe("rate limit", () => {
+        it("limits each principal separately and records one refusal per window", async () => {
+            const app = server({}, { rateLimit: { max: 3, windowMs: 60_000 } });
+            const status = (t: string) =>
+                app.inject({ method: "GET", url: "/stacks/dev/releases/wisdom", headers: bearer(t) });
+            for (let i = 0; i < 3; i++) assert.equal((await status(TOKENS.viewer)).statusCode, 200);
+            const limited = await status(TOKENS.viewer);
+            assert.equal(limited.statusCode, 429);
+            assert.equal(limited.json().error, "rate_limited");
+            assert.ok(limited.json().requestId);
+            assert.equal((await status(TOKENS.viewer)).statusCode, 429);
+            assert.equal((await status(TOKENS.admin)).statusCode, 200, "another principal has its own budget");
+            const refusals = readAudit(auditLog).filter((r) => r.status === 429);
+            assert.equal(refusals.length, 1);
+            assert.equal(refusals[0].who, "viewer");
+        });
+
+        it("limits unauthenticated attempts by address", async () => {
+            const app = server({}, { rateLimit: { max: 2, windowMs: 60_000 } });
+            const attempt = () =>
+                app.inject({ method: "GET", url: "/stacks/dev/releases/wisdom", headers: bearer(token()) });
+            assert.equal((await attempt()).statusCode, 401);
+            assert.equal((await attempt()).statusCode, 401);
+            assert.equal((await attempt()).statusCode, 429);
+        });
+    });
+
+    describe("OpenAPI", () => {
+        it("is generated from the route schemas, with every version field", async () => {
+            const app = server();
+            assert.equal((await app.inject({ method: "GET", url: "/openapi.json" })).statusCode, 401);
+            const res = await app.inject({ method: "GET", url: "/openapi.json", headers: bearer(TOKENS.viewer) });
+            assert.equal(res.statusCode, 200);
+            const doc = res.json();
+            assert.equal(doc.openapi, "3.1.0");
+            assert.deepEqual(Object.keys(doc.paths).sort(), [
+                "/stacks/{stack}/releases/{release}",
+                "/stacks/{stack}/releases/{release}/apply",
+                "/stacks/{stack}/releases/{release}/preview",
+            ]);
+            const post = doc.paths["/stacks/{stack}/releases/{release}/apply"].post;
+            const version = post.requestBody.content["application/json"].schema.properties.version;
+            assert.equal(version.additionalProperties, false);
+            assert.deepEqual(Object.keys(version.properties).sort(), [
+                "annotations",
+                "args",
+                "deploymentSpec",
+                "image",
+                "inferenceServiceSpec",
+                "labels",
+                "match",
+                "mirrorPercent",
+                "modelFormat",
+                "name",
+                "port",
+                "protocolVersion",
+                "runtime",
+                "serviceSpec",
+                "storageUri",
+                "weight",
+            ]);
+            assert.match(version.properties.labels.propertyNames.pattern, /__proto__\|constructor\|prototype/);
+            assert.deepEqual(
+                post.parameters.map((p: { name: string }) => p.name),
+                ["stack", "release"],
+            );
+            assert.ok(["401", "403", "409", "423", "429", "503"].every((code) => code in post.responses));
+            assert.deepEqual(doc.security, [{ bearer: [] }]);
+        });
+    });
+
+    describe("lifecycle", () => {
+        it("waits for a running operation before closing", async () => {
+            let finish: () => void = () => undefined;
+            const app = server();
+            fake.manager.as = () =>
+                ({
+                    promote: () => new Promise<OperationPlan>((resolve) => (finish = () => resolve(planOf("promote")))),
+                }) as unknown as ServiceManager;
+            const request = app.inject(apply(TOKENS.admin));
+            while (app.operationsRunning() === 0) await new Promise((r) => setTimeout(r, 5));
+            let closed = false;
+            const closing = app.close().then(() => (closed = true));
+            await new Promise((r) => setTimeout(r, 50));
+            assert.equal(closed, false, "close waits for the update");
+            finish();
+            assert.equal((await request).statusCode, 200);
+            await closing;
+            assert.equal(closed, true);
+        });
+
+        it("does not cut an apply that outlasts requestTimeout, but drops a client that never sends its body", async () => {
+            let release: () => void = () => undefined;
+            const app = server({}, { timeouts: { requestTimeout: 300, keepAliveTimeout: 1000, checkInterval: 50 } });
+            fake.manager.as = () =>
+                ({
+                    promote: () =>
+                        new Promise<OperationPlan>((resolve) => {
+                            release = () => resolve(planOf("promote"));
+                            setTimeout(release, 1200);
+                        }),
+                }) as unknown as ServiceManager;
+            await app.listen({ port: 0, host: "127.0.0.1" });
+            const { port } = app.server.address() as AddressInfo;
+            try {
+                const body = JSON.stringify({ operation: "promote" });
+                const slowApply = await new Promise<number>((resolve, reject) => {
+                    const req = http.request(
+                        {
+                            port,
+                            host: "127.0.0.1",
+                            method: "POST",
+                            path: "/stacks/dev/releases/wisdom/apply",
+                            headers: { ...bearer(TOKENS.admin), "content-type": "application/json" },
+                        },
+                        (res) => {
+                            res.resume();
+                            resolve(res.statusCode ?? 0);
+                        },
+                    );
+                    req.on("error", reject);
+                    req.end(body);
+                });
+                assert.equal(slowApply, 200, "a 1.2 s apply survives a 0.3 s requestTimeout");
+                const stalled = await new Promise<string>((resolve) => {
+                    const req = http.request({
+                        port,
+                        host: "127.0.0.1",
+                        method: "POST",
+                        path: "/stacks/dev/releases/wisdom/apply",
+                        headers: {
+                            ...bearer(TOKENS.admin),
+                            "content-type": "application/json",
+                            "content-length": "100",
+                        },
+                    });
+                    req.on("response", (res) => resolve(String(res.statusCode)));
+                    req.on("error", (error) => resolve((error as NodeJS.ErrnoException).code ?? "error"));
+                    req.write("{");
+                });
+                assert.ok(["408", "ECONNRESET"].includes(stalled), `stalled body: ${stalled}`);
+            } finally {
+                release();
+                await app.close();
+            }
+        });
+    });
+});
+
+function planOf(operation: string): OperationPlan {
     return {
-        operation: "promote",
+        operation,
         release: "wisdom",
         changes: {},
         steps: [],
         trafficBefore: [],
         trafficAfter: [],
-        applied,
+        applied: true,
     };
 }
-
-describe("HTTP service", () => {
-    const auth = { authorization: "Bearer s3cret" };
-    let auditLog: string;
-    let calls: string[];
-    const server = (fail?: Error) =>
-        buildServer({ managerFor: async () => fakeManager(calls, fail), token: "s3cret", auditLog });
-
-    beforeEach(() => {
-        auditLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "audit-")), "audit.log");
-        calls = [];
-    });
-
-    it("answers 401 to every call without the bearer token", async () => {
-        const app = server();
-        for (const [method, url] of [
-            ["GET", "/stacks/dev/releases/wisdom"],
-            ["POST", "/stacks/dev/releases/wisdom/preview"],
-            ["POST", "/stacks/dev/releases/wisdom/apply"],
-            ["GET", "/openapi.json"],
-        ] as const) {
-            const res = await app.inject({
-                method,
-                url,
-                payload: method === "POST" ? { operation: "promote" } : undefined,
-                headers: { authorization: "Bearer wrong" },
-            });
-            assert.equal(res.statusCode, 401, `${method} ${url}`);
-        }
-        assert.deepEqual(calls, []);
-    });
-
-    it("answers 400 naming the field for bad bodies", async () => {
-        const app = server();
-        const bad = async (payload: unknown) =>
-            app.inject({
-                method: "POST",
-                url: "/stacks/dev/releases/wisdom/preview",
-                payload: payload as object,
-                headers: auth,
-            });
-        let res = await bad({ operation: "deploy" });
-        assert.equal(res.statusCode, 400);
-        assert.match(res.body, /operation/);
-        res = await bad({ operation: "step", points: "ten" });
-        assert.equal(res.statusCode, 400);
-        assert.match(res.body, /points/);
-        res = await bad({ operation: "step" });
-        assert.equal(res.statusCode, 400);
-        assert.match(res.body, /body\/points is required for step/);
-        res = await bad({ operation: "promote", extra: 1 });
-        assert.equal(res.statusCode, 400);
-        assert.deepEqual(calls, []);
-    });
-
-    it("previews without applying and writes no audit entry", async () => {
-        const res = await server().inject({
-            method: "POST",
-            url: "/stacks/dev/releases/wisdom/preview",
-            payload: { operation: "step", points: 10 },
-            headers: auth,
-        });
-        assert.equal(res.statusCode, 200);
-        assert.equal(res.json().applied, false);
-        assert.deepEqual(calls, ['step ["wisdom",10,false]']);
-        assert.equal(fs.existsSync(auditLog), false);
-    });
-
-    it("applies and appends an audit entry: who, when, operation, traffic before -> after, result", async () => {
-        const res = await server().inject({
-            method: "POST",
-            url: "/stacks/dev/releases/wisdom/apply",
-            payload: { operation: "weights", weights: [30, 70] },
-            headers: { ...auth, "x-actor": "ci-bot" },
-        });
-        assert.equal(res.statusCode, 200);
-        assert.equal(res.json().applied, true);
-        const [entry] = fs
-            .readFileSync(auditLog, "utf8")
-            .trim()
-            .split("\n")
-            .map((l) => JSON.parse(l));
-        assert.equal(entry.who, "ci-bot");
-        assert.equal(entry.operation, "weights");
-        assert.equal(entry.result, "applied");
-        assert.deepEqual(entry.trafficAfter, [{ version: "wisdom-0", role: "primary", percent: 70 }]);
-        assert.ok(Date.now() - Date.parse(entry.time) < 60000);
-    });
-
-    it("maps invalid input, refusals and busy stacks to 400, 409 and 423, and audits failed applies", async () => {
-        const invalid = new ReleaseConfigError([
-            { path: "releases.wisdom.versions[0].weight", problem: "bad", fix: "fix" },
-        ]);
-        let res = await server(invalid).inject({
-            method: "POST",
-            url: "/stacks/dev/releases/wisdom/apply",
-            payload: { operation: "promote" },
-            headers: auth,
-        });
-        assert.equal(res.statusCode, 400);
-        assert.equal(res.json().issues[0].path, "releases.wisdom.versions[0].weight");
-        const refused = new RefusedError("refused: not Ready", promotionOfWisdom(false));
-        res = await server(refused).inject({
-            method: "POST",
-            url: "/stacks/dev/releases/wisdom/apply",
-            payload: { operation: "promote" },
-            headers: auth,
-        });
-        assert.equal(res.statusCode, 409);
-        res = await server(new BusyError("dev", "running")).inject({
-            method: "POST",
-            url: "/stacks/dev/releases/wisdom/apply",
-            payload: { operation: "promote" },
-            headers: auth,
-        });
-        assert.equal(res.statusCode, 423);
-        assert.match(res.json().message, /stack dev is busy/);
-        const results = fs
-            .readFileSync(auditLog, "utf8")
-            .trim()
-            .split("\n")
-            .map((l) => JSON.parse(l).result);
-        assert.equal(results.length, 3);
-        assert.match(results[1], /RefusedError: refused: not Ready/);
-    });
-
-    it("serves its OpenAPI document", async () => {
-        const res = await server().inject({ method: "GET", url: "/openapi.json", headers: auth });
-        assert.equal(res.statusCode, 200);
-        const doc = res.json();
-        assert.equal(doc.openapi, "3.0.3");
-        assert.deepEqual(Object.keys(doc.paths), [
-            "/stacks/{stack}/releases/{release}",
-            "/stacks/{stack}/releases/{release}/preview",
-            "/stacks/{stack}/releases/{release}/apply",
-        ]);
-    });
-
-    it("waits for a running operation before closing", async () => {
-        let finish: () => void = () => undefined;
-        const slow = fakeManager(calls);
-        slow.promote = () => new Promise<OperationPlan>((resolve) => (finish = () => resolve(promotionOfWisdom(true))));
-        const app = buildServer({ managerFor: async () => slow, token: "s3cret", auditLog });
-        const request = app.inject({
-            method: "POST",
-            url: "/stacks/dev/releases/wisdom/apply",
-            payload: { operation: "promote" },
-            headers: auth,
-        });
-        while (app.operationsRunning() === 0) await new Promise((r) => setTimeout(r, 5));
-        let closed = false;
-        const closing = app.close().then(() => (closed = true));
-        await new Promise((r) => setTimeout(r, 50));
-        assert.equal(closed, false, "close waits for the update");
-        finish();
-        assert.equal((await request).statusCode, 200);
-        await closing;
-        assert.equal(closed, true);
-    });
-});

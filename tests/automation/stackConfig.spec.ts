@@ -47,7 +47,7 @@ describe("stack config file", () => {
         const config = StackConfigFile.read(tempFile(stackFile()), KEY);
         const releases = config.releases() as ops.ReleasesConfig;
         const secret = releases.wisdom.storageCredentials?.data?.AWS_SECRET_ACCESS_KEY;
-        assert.match(String(secret), /^\[secret:[0-9a-f]+:0\]$/);
+        assert.match(String(secret), /^\[secret:[0-9a-f]{16}\]$/);
         assert.ok(config.isSecret(secret));
         assert.ok(!JSON.stringify(releases).includes(CIPHER));
     });
@@ -80,6 +80,17 @@ describe("stack config file", () => {
             "example.com/token": { secure: CIPHER },
         });
         assert.ok(!config.withReleases(promoted).includes("[secret:"));
+    });
+
+    it("placeholders are the same in every read; one whose ciphertext is gone is refused, not written", () => {
+        const file = tempFile(stackFile());
+        const first = StackConfigFile.read(file, KEY).releases() as ops.ReleasesConfig;
+        writeFileAtomic(file, StackConfigFile.read(file, KEY).withReleases(ops.setWeights(first, "wisdom", [40, 60])));
+        assert.ok(fs.readFileSync(file, "utf8").includes(`secure: ${CIPHER}`), "written back from an earlier read");
+        const removed = StackConfigFile.read(file, KEY).releases() as ops.ReleasesConfig;
+        delete removed.wisdom.storageCredentials;
+        writeFileAtomic(file, StackConfigFile.read(file, KEY).withReleases(removed));
+        assert.throws(() => StackConfigFile.read(file, KEY).withReleases(first), /no longer in the stack file/);
     });
 
     it("removing a release deletes its subtree only", () => {

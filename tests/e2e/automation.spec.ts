@@ -2,17 +2,15 @@
 // applied operations, guard rails, rollback of config after a failed update, and concurrency.
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 
 import { BusyError, RefusedError, ReleaseManager } from "../../automation/releases";
-import { buildServer } from "../../automation/server";
 import { ReleaseStack } from "../../automation/stack";
 import { LocalCluster } from "../../e2e/cluster";
 import { ControllerStub } from "../../e2e/controllerStub";
 import { engineEnv } from "../../e2e/engine";
 import { ReleaseConfigError } from "../../components/validate";
-import { POLICY_PACK, defaultRouteWeights, fixture, names, runProcess } from "./helpers";
+import { POLICY_PACK, defaultRouteWeights, fixture, names, runProcess, service } from "./helpers";
 
 const NS = "automation";
 const MODEL = "gs://seldon-models/sklearn/mms/lr_model";
@@ -170,29 +168,35 @@ describe("e2e: release operations library (real engine)", function () {
         assert.deepEqual(await split(), [20, 80]);
     });
 
-    it("the HTTP service applies a step on the real engine and audits it", async () => {
-        const auditLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "audit-")), "audit.log");
-        const app = buildServer({ managerFor: async () => manager, token: "t0ken", auditLog });
+    it("the HTTP service applies a step on the real engine and audits it under the caller's principal", async () => {
+        const { app, auditLog, auth } = service(manager, [{ name: "e2e", role: "admin" }]);
         const unauthorized = await app.inject({ method: "GET", url: `/stacks/${NS}/releases/wisdom` });
         assert.equal(unauthorized.statusCode, 401);
         const res = await app.inject({
             method: "POST",
             url: `/stacks/${NS}/releases/wisdom/apply`,
             payload: { operation: "step", points: 10 },
-            headers: { authorization: "Bearer t0ken", "x-actor": "e2e" },
+            headers: { authorization: auth("e2e"), "x-actor": "someone-else" },
         });
         assert.equal(res.statusCode, 200, res.body);
         assert.deepEqual(await split(), [10, 90]);
-        const entry = JSON.parse(fs.readFileSync(auditLog, "utf8").trim());
-        assert.deepEqual([entry.who, entry.operation, entry.result], ["e2e", "step", "applied"]);
+        const records = fs
+            .readFileSync(auditLog, "utf8")
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l));
+        const result = records.find((r) => r.event === "result");
+        assert.deepEqual([result.who, result.operation, result.result], ["e2e", "step", "applied"]);
         assert.deepEqual(
-            entry.trafficBefore.map((r: { percent: number }) => r.percent),
+            result.trafficBefore.map((r: { percent: number }) => r.percent),
             [20, 80],
         );
         assert.deepEqual(
-            entry.trafficAfter.map((r: { percent: number }) => r.percent),
+            result.trafficAfter.map((r: { percent: number }) => r.percent),
             [10, 90],
         );
+        const journal = manager.files.records().filter((r) => r.event === "finished");
+        assert.equal(journal[journal.length - 1].principal, "e2e", "the operations log names the principal");
         await app.close();
     });
 
@@ -202,8 +206,9 @@ describe("e2e: release operations library (real engine)", function () {
         assert.deepEqual(await isvcs(), ["wisdom-0"]);
         const status = await manager.status("wisdom");
         assert.deepEqual(status.traffic, [
-            { version: "wisdom-0", role: "primary", weight: 1, percent: 100, ready: true },
+            { version: "wisdom-0", role: "primary", weight: 1, percent: 100, livePercent: 100, ready: true },
         ]);
+        assert.equal(status.drift, false);
     });
 
     it("rolls back a candidate: it is deleted and the primary keeps all traffic", async () => {

@@ -11,6 +11,9 @@ import { PreviewResult } from "@pulumi/pulumi/automation";
 import { LocalCluster } from "../../e2e/cluster";
 import { POLICY_PACK, localStackOptions } from "../../e2e/engine";
 import { Environment, environment } from "../../e2e/environment";
+import { Authenticator, Grants, Role, TokenTable, sha256Hex } from "../../automation/auth";
+import { ReleaseManager } from "../../automation/releases";
+import { buildServer } from "../../automation/server";
 import { ReleaseStack, changes } from "../../automation/stack";
 
 export { POLICY_PACK };
@@ -122,4 +125,44 @@ export function runProcess(
         child.on("error", reject);
         child.on("close", (status) => resolve({ status, stdout, stderr }));
     });
+}
+
+/** A principal of the e2e service: its bearer token (64 hex characters) and role. */
+export interface E2ePrincipal {
+    name: string;
+    role: Role;
+    token: string;
+    grants?: Grants;
+}
+
+/** A token for a principal name (deterministic, 64 hex characters). */
+export function tokenOf(name: string): string {
+    return sha256Hex(`model-release-e2e:${name}`);
+}
+
+/**
+ * The HTTP service over one manager, with the given principals, an audit log and captured
+ * structured logs (every line the service's logger writes).
+ */
+export function service(
+    manager: ReleaseManager,
+    principals: Omit<E2ePrincipal, "token">[],
+): { app: ReturnType<typeof buildServer>; auditLog: string; logs: string[]; auth: (name: string) => string } {
+    const auditLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "audit-")), "audit.log");
+    const logs: string[] = [];
+    const table = new TokenTable(
+        principals.map((p) => ({
+            name: p.name,
+            role: p.role,
+            grants: p.grants,
+            tokenSha256: sha256Hex(tokenOf(p.name)),
+        })),
+    );
+    const app = buildServer({
+        managerFor: async () => manager,
+        authenticator: new Authenticator(table),
+        audit: auditLog,
+        logger: { level: "info", stream: { write: (line: string) => void logs.push(line) } },
+    });
+    return { app, auditLog, logs, auth: (name) => `Bearer ${tokenOf(name)}` };
 }

@@ -15,7 +15,7 @@ import { LocalCluster } from "../../e2e/cluster";
 import { ControllerStub } from "../../e2e/controllerStub";
 import { engineEnv, localStackOptions } from "../../e2e/engine";
 import { environment } from "../../e2e/environment";
-import { POLICY_PACK, runProcess } from "./helpers";
+import { POLICY_PACK, runProcess, service } from "./helpers";
 
 const NS = "secrets";
 const SECRET = "s3cr3t-Wk9vQm5x";
@@ -57,6 +57,7 @@ describe("e2e: secret config stays encrypted through every operation (real engin
     let argvLog: string;
     let shimRoot: string;
     let secureLine: string;
+    let svc: ReturnType<typeof service>;
     const captured: string[] = [];
     const capture = (event: EngineEvent) => captured.push(JSON.stringify(event));
 
@@ -66,6 +67,12 @@ describe("e2e: secret config stays encrypted through every operation (real engin
             ["stack file", fs.readFileSync(stack.configPath, "utf8")],
             ["argv of pulumi runs", fs.existsSync(argvLog) ? fs.readFileSync(argvLog, "utf8") : ""],
             ["engine events and outputs", captured.join("\n")],
+            ["audit log", fs.existsSync(svc.auditLog) ? fs.readFileSync(svc.auditLog, "utf8") : ""],
+            ["service logs", svc.logs.join("")],
+            [
+                "operations log",
+                fs.existsSync(manager.files.logFile) ? fs.readFileSync(manager.files.logFile, "utf8") : "",
+            ],
             ...filesUnder(backendDir)
                 .filter((f) => !f.includes(".pulumi-home"))
                 .map((f): [string, string] => [`state ${path.relative(backendDir, f)}`, fs.readFileSync(f, "latin1")]),
@@ -74,9 +81,12 @@ describe("e2e: secret config stays encrypted through every operation (real engin
             assert.ok(!text.includes(SECRET), `after ${after}: plaintext secret in ${where}`);
             assert.ok(!text.includes(SECRET_B64), `after ${after}: base64 of the secret in ${where}`);
         }
-        assert.ok(
+        assert.equal(
             fs.readFileSync(stack.configPath, "utf8").split("\n").includes(secureLine),
-            `after ${after}: the secure value is the same ciphertext, byte for byte`,
+            secretExpected,
+            secretExpected
+                ? `after ${after}: the secure value is the same ciphertext, byte for byte`
+                : `after ${after}: the secure value left with its release`,
         );
         const secret = await cluster.get<{ data: Record<string, string> }>(
             `/api/v1/namespaces/${NS}/secrets/wisdom-storage`,
@@ -130,10 +140,13 @@ describe("e2e: secret config stays encrypted through every operation (real engin
             .find((l) => /^\s+secure: v1:/.test(l)) as string;
         assert.ok(secureLine, "the credential is stored as a secure value");
         manager = new ReleaseManager(stack, { policyPacks: [POLICY_PACK], maxStep: 100, onEvent: capture });
-        await stack.up({ policyPacks: [POLICY_PACK], onEvent: capture });
+        svc = service(manager, [{ name: "ops", role: "admin" }]);
+        // The Automation API's own stack, so the raw engine events are captured, unfiltered.
+        await stack.stack.up({ policyPacks: [POLICY_PACK], onEvent: capture });
         await assertNoPlaintext("the first update");
     });
     after(async function () {
+        await svc?.app.close();
         stub?.neverReady.clear();
         await stack?.cleanup().catch(() => undefined);
     });
@@ -149,13 +162,27 @@ describe("e2e: secret config stays encrypted through every operation (real engin
     it("add-candidate, weights and a CLI step keep the credential encrypted", async () => {
         assert.equal((await manager.addCandidate("wisdom", v("v1"), true)).applied, true);
         await assertNoPlaintext("add-candidate");
-        assert.equal((await manager.setWeights("wisdom", [80, 20], true)).applied, true);
-        await assertNoPlaintext("weights");
+        const weights = await svc.app.inject({
+            method: "POST",
+            url: `/stacks/${NS}/releases/wisdom/apply`,
+            payload: { operation: "weights", weights: [80, 20] },
+            headers: { authorization: svc.auth("ops") },
+        });
+        assert.equal(weights.statusCode, 200, weights.body);
+        captured.push(weights.body);
+        await assertNoPlaintext("weights through the service");
         const step = await cli("step", "--yes", "--max-step", "100", "--policy-pack", POLICY_PACK, "10");
         assert.equal(step.status, 0, step.stderr);
         await assertNoPlaintext("a CLI step");
         const status = await cli("status", "--json");
         assert.equal(status.status, 0, status.stderr);
+        const httpStatus = await svc.app.inject({
+            method: "GET",
+            url: `/stacks/${NS}/releases/wisdom`,
+            headers: { authorization: svc.auth("ops") },
+        });
+        assert.equal(httpStatus.statusCode, 200, httpStatus.body);
+        captured.push(httpStatus.body);
         assert.deepEqual(
             JSON.parse(status.stdout).traffic.map((r: { percent: number }) => r.percent),
             [70, 30],
@@ -184,6 +211,18 @@ describe("e2e: secret config stays encrypted through every operation (real engin
             assert.match(e.message, /secrets\/wisdom-1 is not Ready/);
             return true;
         });
+        const cliPromote = await cli("promote", "--yes", "--policy-pack", POLICY_PACK);
+        assert.equal(cliPromote.status, 3, cliPromote.stderr);
+        assert.match(cliPromote.stderr, /wisdom-1 is not Ready/);
+        const httpPromote = await svc.app.inject({
+            method: "POST",
+            url: `/stacks/${NS}/releases/wisdom/apply`,
+            payload: { operation: "promote" },
+            headers: { authorization: svc.auth("ops") },
+        });
+        captured.push(httpPromote.body);
+        assert.equal(httpPromote.statusCode, 409, httpPromote.body);
+        assert.match(httpPromote.body, /wisdom-1 is not Ready/);
         const refusedStep = await cli("step", "--yes", "--max-step", "5", "--policy-pack", POLICY_PACK, "10");
         assert.equal(refusedStep.status, 2, refusedStep.stderr);
         assert.match(refusedStep.stderr, /5-point limit/);
