@@ -87,7 +87,8 @@ const OPERATION: readonly FlagName[] = [...TARGET, "yes", "policy-pack", "max-st
 const COMMAND_SPECS: Record<Command, CommandSpec> = {
     status: { summary: "Shows the versions of a release, their weights and traffic.", flags: TARGET },
     "add-candidate": {
-        summary: "Adds a candidate version to a release (weight 0 in a weighted split unless --weight).",
+        summary:
+            "Adds a candidate version to a release (in a blue-green release at weight 0 unless --weight: no traffic moves).",
         flags: [...OPERATION, "storage-uri", "image", "name", "weight", "label", "strategy"],
     },
     weights: {

@@ -11,13 +11,19 @@ import { ConfigIssue, ReleaseConfigError, validateReleases } from "../components
 /** The `releases` config: release name to release description. */
 export type ReleasesConfig = Record<string, ReleaseArgs>;
 
-/** The default largest move of one `step`, in percentage points. */
+/**
+ * The default largest move of one operation, in percentage points. Every operation that moves
+ * traffic between versions (`addCandidate`, also when it switches the strategy, `setWeights`,
+ * `step`) stays within it. `promote` and `rollback` are exempt: they are the explicit finish and
+ * abort of a release (a promotion is also gated on the candidate being Ready), and `remove`
+ * deletes the release's routing altogether.
+ */
 export const DEFAULT_MAX_STEP = 25;
 
 export interface OperationOptions {
     /** Namespace of releases that set none (the provider's). */
     defaultNamespace?: string;
-    /** Largest move of one `step` or `setWeights`, in points; default 25. */
+    /** Largest move of one `addCandidate`, `setWeights` or `step`, in points; default 25. */
     maxStep?: number;
 }
 
@@ -65,8 +71,26 @@ export function percentages(config: ReleasesConfig, release: string, options: Op
 }
 
 /**
- * Adds a candidate version. In a weighted split it starts at weight 0 unless one is given;
- * `strategy` switches the release's strategy at the same time (e.g. none -> canary).
+ * Percent of the app's unmatched requests each version serves, one number per version. Unlike
+ * percentages(), a kserve-canary release's two revisions count as its one version.
+ */
+function percentPerVersion(config: ReleasesConfig, release: string, options: OperationOptions): number[] {
+    const [resolved] = validateReleases(
+        { [release]: releaseOf(config, release) },
+        options.defaultNamespace ?? "default",
+    );
+    const rows = planTraffic(resolved);
+    return resolved.versions.map((v) =>
+        rows.filter((row) => row.version === v.name).reduce((sum, row) => sum + row.percent, 0),
+    );
+}
+
+/**
+ * Adds a candidate version; `strategy` switches the release's strategy at the same time (e.g.
+ * none -> canary). In a blue-green release the candidate starts at weight 0 unless one is given,
+ * and versions without a weight get their current percentage as weight, so adding a candidate
+ * moves no traffic by itself (an equal split would move 50 points at once). Whatever moves is
+ * held to the step limit.
  */
 export function addCandidate(
     config: ReleasesConfig,
@@ -76,13 +100,20 @@ export function addCandidate(
 ): ReleasesConfig {
     const next = copyOf(config);
     const r = releaseOf(next, release);
+    const before = percentPerVersion(config, release, options);
     if (options.strategy !== undefined) r.strategy = options.strategy;
     const candidate = structuredClone(version);
-    if (r.versions.some((v) => v.weight !== undefined) && candidate.weight === undefined) {
+    const weighted = r.versions.some((v) => v.weight !== undefined);
+    if ((weighted || r.strategy === "blue-green") && candidate.weight === undefined) {
         candidate.weight = 0;
     }
+    if (r.strategy === "blue-green" && !weighted) {
+        r.versions.forEach((v, i) => (v.weight = before[i]));
+    }
     r.versions = [...r.versions, candidate];
-    return validated(next, options);
+    validated(next, options);
+    checkStep(release, before, percentPerVersion(next, release, options), options, r.strategy === "blue-green");
+    return next;
 }
 
 /** Sets the weights of a blue-green release (one per version, in order), within the step limit. */
@@ -111,7 +142,7 @@ export function setWeights(
     const before = percentages(config, release, options);
     r.versions.forEach((v, i) => (v.weight = weights[i]));
     validated(next, options);
-    checkStep(release, before, percentages(next, release, options), options);
+    checkStep(release, before, percentages(next, release, options), options, true);
     return next;
 }
 
@@ -142,16 +173,25 @@ export function step(
     return setWeights(config, release, [primary + candidate - target, target], options);
 }
 
-function checkStep(release: string, before: number[], after: number[], options: OperationOptions): void {
+/** Refuses a change that moves any version's share by more than the step limit. */
+function checkStep(
+    release: string,
+    before: number[],
+    after: number[],
+    options: OperationOptions,
+    weighted: boolean,
+): void {
     const maxStep = options.maxStep ?? DEFAULT_MAX_STEP;
     const issues: ConfigIssue[] = [];
     after.forEach((p, i) => {
         const moved = Math.abs(p - (before[i] ?? 0));
         if (moved > maxStep) {
             issues.push({
-                path: `releases.${release}.versions[${i}].weight`,
+                path: `releases.${release}.versions[${i}]${weighted ? ".weight" : ""}`,
                 problem: `would move ${moved} points (${before[i] ?? 0}% -> ${p}%), more than the ${maxStep}-point limit of one operation`,
-                fix: `move in steps of at most ${maxStep} points`,
+                fix: weighted
+                    ? `move in steps of at most ${maxStep} points`
+                    : `first move the traffic in steps of at most ${maxStep} points (weights, step), then change the strategy`,
             });
         }
     });
@@ -161,6 +201,8 @@ function checkStep(release: string, before: number[], after: number[], options: 
 /**
  * Promotes the candidate: the primary takes the candidate's spec under its own name (updated in
  * place) and the candidates are removed; for kserve-canary, canaryTrafficPercent is removed.
+ * Not held to the step limit: promotion is the explicit finish of a release, and ReleaseManager
+ * (library, CLI, service) refuses it unless the candidate is Ready.
  */
 export function promote(config: ReleasesConfig, release: string, options: OperationOptions = {}): ReleasesConfig {
     const next = copyOf(config);
@@ -191,7 +233,11 @@ export function promote(config: ReleasesConfig, release: string, options: Operat
     return validated(next, options);
 }
 
-/** Rolls back: drops the candidates, or pins a kserve-canary release to its previous revision. */
+/**
+ * Rolls back: drops the candidates, or pins a kserve-canary release to its previous revision.
+ * Not held to the step limit: a rollback is the explicit abort, it must be able to take all
+ * traffic off a bad candidate at once.
+ */
 export function rollback(config: ReleasesConfig, release: string, options: OperationOptions = {}): ReleasesConfig {
     const next = copyOf(config);
     const r = releaseOf(next, release);

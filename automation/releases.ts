@@ -178,12 +178,15 @@ export class ReleaseManager {
 
     /** A release of the config, validated, and the kind of its workloads (what readiness probes). */
     private resolve(config: ops.ReleasesConfig, release: string): { resolved: ResolvedRelease; kind: WorkloadKind } {
-        const [resolved] = validateReleases({ [release]: config[release] }, this.options.defaultNamespace ?? "default");
+        const [resolved] = validateReleases(
+            { [release]: ops.releaseOf(config, release) },
+            this.options.defaultNamespace ?? "default",
+        );
         return { resolved, kind: resolved.environment === "deployment" ? "Deployment" : "InferenceService" };
     }
 
     private traffic(config: ops.ReleasesConfig, release: string): TrafficRow[] {
-        if (!config[release]) return [];
+        if (!Object.hasOwn(config, release)) return [];
         return planRelease(this.resolve(config, release).resolved).traffic;
     }
 

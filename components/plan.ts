@@ -4,7 +4,7 @@
  * component turns the plan into resources; tests assert on plans directly.
  */
 import { HttpMatch } from "./types";
-import { BRANCH_HEADER, ResolvedRelease, ResolvedVersion } from "./validate";
+import { BRANCH_HEADER, ResolvedRelease, ResolvedVersion, constrains } from "./validate";
 import { toPercentages } from "./weights";
 
 /** What an object is for; the component wires dependencies by role. */
@@ -101,6 +101,29 @@ function clone<T>(value: T): T {
     return structuredClone(value);
 }
 
+/**
+ * A map merged from the own entries of `maps`, later ones winning. Built with Object.fromEntries,
+ * which defines every key as an own property: a key such as `__proto__` can never set the
+ * prototype of a map the planner emits, and inherited properties are never copied.
+ */
+function dict<T>(...maps: (Readonly<Record<string, T>> | undefined)[]): Record<string, T> {
+    return Object.fromEntries(maps.flatMap((m) => (m === undefined ? [] : Object.entries(m))));
+}
+
+/** A copy of a match whose maps are built by dict(). */
+function matchCopy(m: HttpMatch): HttpMatch {
+    const copy: HttpMatch = {};
+    if (m.headers) copy.headers = dict(m.headers);
+    if (m.withoutHeaders) copy.withoutHeaders = dict(m.withoutHeaders);
+    if (m.queryParams) copy.queryParams = dict(m.queryParams);
+    if (m.uri) copy.uri = { ...m.uri };
+    if (m.method) copy.method = { ...m.method };
+    if (m.sourceLabels) copy.sourceLabels = dict(m.sourceLabels);
+    if (m.sourceNamespace !== undefined) copy.sourceNamespace = m.sourceNamespace;
+    if (m.name !== undefined) copy.name = m.name;
+    return copy;
+}
+
 function meta(
     release: ResolvedRelease,
     name: string,
@@ -110,8 +133,8 @@ function meta(
     return {
         name,
         namespace: release.namespace,
-        labels: { ...labels, ...MANAGED_BY },
-        annotations: { ...annotations, ...OWNED },
+        labels: dict(labels, MANAGED_BY),
+        annotations: dict(annotations, OWNED),
     };
 }
 
@@ -143,7 +166,7 @@ export function planTraffic(release: ResolvedRelease): TrafficRow[] {
             return release.versions.map((v, i) =>
                 i === 0
                     ? { version: v.name, role: "primary", percent: 100 }
-                    : { version: v.name, role: "candidate", percent: 0, match: clone(v.match) },
+                    : { version: v.name, role: "candidate", percent: 0, match: v.match.map(matchCopy) },
             );
         case "mirror":
             return release.versions.map((v, i) =>
@@ -166,12 +189,11 @@ function isKServe(release: ResolvedRelease): boolean {
 
 function inferenceService(release: ResolvedRelease, v: ResolvedVersion): PlannedObject {
     const env = release.environment as "kserve" | "kserve-raw" | "kserve-modelmesh";
-    const annotations: Record<string, string> = {
-        ...v.annotations,
+    const annotations = dict(v.annotations, {
         "serving.kserve.io/deploymentMode": MODE_NAMES[release.deploymentModeNames][env],
         [WAIT_FOR]: "condition=Ready",
         [TIMEOUT]: String(release.timeoutSeconds),
-    };
+    });
     if (release.strategy === "kserve-canary" && release.tagRouting) {
         annotations["serving.kserve.io/enable-tag-routing"] = "true";
     }
@@ -212,7 +234,7 @@ function inferenceService(release: ResolvedRelease, v: ResolvedVersion): Planned
 /** Pod label that ties a version's Deployment, pods and Service together (Iter8's shape). */
 function podSelector(v: ResolvedVersion): Record<string, string> {
     const selector = (v.deploymentSpec?.selector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels;
-    return selector ? { ...selector } : { app: v.name };
+    return selector ? dict(selector) : { app: v.name };
 }
 
 function servicePort(v: ResolvedVersion): number {
@@ -221,7 +243,7 @@ function servicePort(v: ResolvedVersion): number {
 }
 
 function deploymentObjects(release: ResolvedRelease, v: ResolvedVersion): PlannedObject[] {
-    const annotations: Record<string, string> = { ...v.annotations, [TIMEOUT]: String(release.timeoutSeconds) };
+    const annotations = dict(v.annotations, { [TIMEOUT]: String(release.timeoutSeconds) });
     if (release.deploymentReadiness === "available") {
         annotations[WAIT_FOR] = "condition=Available";
     }
@@ -281,10 +303,12 @@ function credentialObjects(release: ResolvedRelease): PlannedObject[] {
             manifest: {
                 apiVersion: "v1",
                 kind: "Secret",
-                metadata: meta(release, name, release.labels, {
-                    ...release.annotations,
-                    ...release.storageCredentials.annotations,
-                }),
+                metadata: meta(
+                    release,
+                    name,
+                    release.labels,
+                    dict(release.annotations, release.storageCredentials.annotations),
+                ),
                 type: "Opaque",
             },
         },
@@ -336,8 +360,8 @@ function weightConfig(release: ResolvedRelease, v: ResolvedVersion, row: Traffic
             metadata: meta(
                 release,
                 name,
-                { ...v.labels, "app.kubernetes.io/component": "weight-config" },
-                { ...v.annotations, ...traffic },
+                dict(v.labels, { "app.kubernetes.io/component": "weight-config" }),
+                dict(v.annotations, traffic),
             ),
             data,
         },
@@ -350,7 +374,7 @@ function appHosts(release: ResolvedRelease): string[] {
 }
 
 function entryObject(release: ResolvedRelease): PlannedObject {
-    const labels = { ...release.labels, "app.kubernetes.io/component": "routing" };
+    const labels = dict(release.labels, { "app.kubernetes.io/component": "routing" });
     if (release.environment === "kserve-modelmesh") {
         return {
             id: `ServiceEntry/${release.name}`,
@@ -440,7 +464,7 @@ function terminalRoutes(release: ResolvedRelease, v: ResolvedVersion, matches: H
         const modelPath = `^/(v1|v2)/models/${release.name}([:/].*)?$`;
         const pathMatches =
             matches.length > 0
-                ? matches.map((m) => ({ ...clone(m), uri: { regex: modelPath } }))
+                ? matches.map((m) => ({ ...matchCopy(m), uri: { regex: modelPath } }))
                 : [{ uri: { regex: modelPath } }];
         const routes: Route[] = [
             {
@@ -452,16 +476,29 @@ function terminalRoutes(release: ResolvedRelease, v: ResolvedVersion, matches: H
         ];
         const other: Route = { name: v.name, route: [clone(destination)] };
         if (matches.length > 0) {
-            other.match = clone(matches);
+            other.match = matches.map(matchCopy);
         }
         routes.push(other);
         return routes;
     }
     const route: Route = { name: v.name, route: [destination] };
     if (matches.length > 0) {
-        route.match = clone(matches);
+        route.match = matches.map(matchCopy);
     }
     return [route];
+}
+
+/**
+ * A candidate's canary rules. They come before the primary's route, so a rule that selects every
+ * request would hand the candidate all traffic: refused here too, whoever built the release.
+ */
+function canaryMatches(release: ResolvedRelease, c: ResolvedVersion): HttpMatch[] {
+    if (c.match.length === 0 || !c.match.every(constrains)) {
+        throw new Error(
+            `release ${release.key}: canary candidate ${c.name} has a match that constrains nothing (${JSON.stringify(c.match)}); it would receive every request`,
+        );
+    }
+    return c.match;
 }
 
 function httpRoutes(release: ResolvedRelease, traffic: TrafficRow[]): { http: Route[]; twoHop: boolean } {
@@ -472,7 +509,7 @@ function httpRoutes(release: ResolvedRelease, traffic: TrafficRow[]): { http: Ro
         case "canary":
             return {
                 http: [
-                    ...candidates.flatMap((c) => terminalRoutes(release, c, c.match)),
+                    ...candidates.flatMap((c) => terminalRoutes(release, c, canaryMatches(release, c))),
                     ...terminalRoutes(release, primary, []),
                 ],
                 twoHop: false,
@@ -540,7 +577,7 @@ function virtualService(release: ResolvedRelease, traffic: TrafficRow[]): Planne
             metadata: meta(
                 release,
                 release.name,
-                { ...release.labels, "app.kubernetes.io/component": "routing" },
+                dict(release.labels, { "app.kubernetes.io/component": "routing" }),
                 release.annotations,
             ),
             spec: { hosts: appHosts(release), gateways, http },

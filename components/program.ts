@@ -34,14 +34,16 @@ export function releaseProgram(): { releases: Record<string, ReleaseOutputs> } {
         }
         throw error;
     }
-    const releases: Record<string, ReleaseOutputs> = {};
-    for (const [key, args] of Object.entries(raw)) {
-        const release = new ModelRelease(key, args as ModelReleaseArgs, {
-            configPath: `${RELEASES_KEY}.${key}`,
-            defaultNamespace,
-        });
-        releases[key] = { host: release.host, namespace: release.namespace, traffic: release.traffic };
-    }
+    // Own entries only, built without assignment: a key can never reach a prototype.
+    const releases = Object.fromEntries(
+        Object.entries(raw).map(([key, args]): [string, ReleaseOutputs] => {
+            const release = new ModelRelease(key, args as ModelReleaseArgs, {
+                configPath: `${RELEASES_KEY}.${key}`,
+                defaultNamespace,
+            });
+            return [key, { host: release.host, namespace: release.namespace, traffic: release.traffic }];
+        }),
+    );
     return { releases };
 }
 

@@ -186,6 +186,18 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 
 /**
+ * Keys that JavaScript gives a meaning of its own. Assigned as map keys they set an object's
+ * prototype (`__proto__`) or shadow Object's members, so a header match keyed `__proto__` would
+ * silently become `{}` and match every request. They are refused anywhere in a release.
+ */
+export const RESERVED_KEYS: readonly string[] = ["__proto__", "constructor", "prototype"];
+
+/** Whether a key is one of RESERVED_KEYS. */
+export function isReservedKey(key: string): boolean {
+    return RESERVED_KEYS.includes(key);
+}
+
+/**
  * Longest version name per environment. Knative names revisions `<isvc>-predictor-00001` and
  * Standard mode names the Deployment `<isvc>-predictor`; both must fit in a 63-character label.
  */
@@ -237,7 +249,8 @@ class Checker {
 
     unknownKeys(path: string, value: Record<string, unknown>, allowed: readonly string[]): void {
         for (const key of Object.keys(value)) {
-            if (!allowed.includes(key)) {
+            // Reserved keys are reported once, by reservedKeys().
+            if (!allowed.includes(key) && !isReservedKey(key)) {
                 this.add(
                     `${path}.${key}`,
                     "is not a known setting",
@@ -331,8 +344,9 @@ class Checker {
             );
             return undefined;
         }
-        const result: Record<string, string> = {};
+        const entries: [string, string][] = [];
         for (const [key, entry] of Object.entries(value)) {
+            if (isReservedKey(key)) continue; // reported by reservedKeys()
             const entryPath = `${path}["${key}"]`;
             if (typeof entry !== "string") {
                 this.add(entryPath, `must be a string, got ${show(entry)}`, `quote the value, e.g. "${String(entry)}"`);
@@ -354,9 +368,36 @@ class Checker {
                 );
                 continue;
             }
-            result[key] = entry;
+            entries.push([key, entry]);
         }
-        return result;
+        // fromEntries defines own keys: no key can ever become a prototype.
+        return Object.fromEntries(entries);
+    }
+}
+
+/** A config path to a key of a map: `.key` for plain identifiers, `["key"]` otherwise. */
+function keyPath(path: string, key: string): string {
+    return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) && !isReservedKey(key) ? `${path}.${key}` : `${path}["${key}"]`;
+}
+
+/** Reports every reserved key (own key of any object) in a config value, at any depth. */
+function reservedKeys(c: Checker, path: string, value: unknown, seen = new Set<object>()): void {
+    if (typeof value !== "object" || value === null || seen.has(value)) return;
+    seen.add(value);
+    if (Array.isArray(value)) {
+        value.forEach((item, i) => reservedKeys(c, `${path}[${i}]`, item, seen));
+        return;
+    }
+    for (const [key, item] of Object.entries(value)) {
+        if (isReservedKey(key)) {
+            c.add(
+                `${path}["${key}"]`,
+                `is a reserved key (${RESERVED_KEYS.join(", ")}): JavaScript would not read it as a plain key`,
+                "rename or remove the key",
+            );
+        } else {
+            reservedKeys(c, keyPath(path, key), item, seen);
+        }
     }
 }
 
@@ -453,8 +494,9 @@ function matchMapOf(
         );
         return undefined;
     }
-    const result: Record<string, StringMatch> = {};
+    const entries: [string, StringMatch][] = [];
     for (const [name, entry] of Object.entries(value)) {
+        if (isReservedKey(name)) continue; // reported by reservedKeys()
         if (headerNames && !HEADER_NAME.test(name)) {
             c.add(
                 `${path}["${name}"]`,
@@ -465,10 +507,30 @@ function matchMapOf(
         }
         const m = stringMatchOf(c, `${path}["${name}"]`, entry, false);
         if (m) {
-            result[name] = m;
+            entries.push([name, m]);
         }
     }
-    return result;
+    // fromEntries defines own keys: `__proto__` can never set the map's prototype.
+    return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+}
+
+/**
+ * Whether a match selects only some requests. A match with no condition (only a name, empty maps,
+ * or a URI prefix of "" or "/") selects every request: as a canary rule, placed before the
+ * primary's route, it would send all traffic to the candidate while the traffic table says 0%.
+ */
+export function constrains(m: HttpMatch): boolean {
+    const nonEmpty = (map: Record<string, unknown> | undefined) => map !== undefined && Object.keys(map).length > 0;
+    const everyPath = m.uri !== undefined && (m.uri.prefix === "" || m.uri.prefix === "/");
+    return (
+        nonEmpty(m.headers) ||
+        nonEmpty(m.withoutHeaders) ||
+        nonEmpty(m.queryParams) ||
+        nonEmpty(m.sourceLabels) ||
+        (m.uri !== undefined && !everyPath) ||
+        m.method !== undefined ||
+        m.sourceNamespace !== undefined
+    );
 }
 
 function matchesOf(c: Checker, path: string, value: unknown, env: Environment): HttpMatch[] | undefined {
@@ -486,14 +548,15 @@ function matchesOf(c: Checker, path: string, value: unknown, env: Environment): 
     const result: HttpMatch[] = [];
     value.forEach((entry, i) => {
         const p = `${path}[${i}]`;
-        if (!isObject(entry) || Object.keys(entry).length === 0) {
+        if (!isObject(entry)) {
             c.add(
                 p,
-                `must be a non-empty match object, got ${show(entry)}`,
-                "give at least one condition, e.g. headers",
+                `must be a match object, got ${show(entry)}`,
+                'give at least one condition, e.g. headers: {traffic: {exact: "test"}}',
             );
             return;
         }
+        const issuesBefore = c.issues.length;
         c.unknownKeys(p, entry, MATCH_KEYS);
         const m: HttpMatch = {};
         const headers = matchMapOf(c, `${p}.headers`, entry.headers, true);
@@ -519,7 +582,7 @@ function matchesOf(c: Checker, path: string, value: unknown, env: Environment): 
             if (method) m.method = method;
         }
         const sourceLabels = c.stringMap(`${p}.sourceLabels`, entry.sourceLabels, "label");
-        if (sourceLabels) m.sourceLabels = sourceLabels;
+        if (sourceLabels && Object.keys(sourceLabels).length > 0) m.sourceLabels = sourceLabels;
         const sourceNamespace = c.dnsName(
             `${p}.sourceNamespace`,
             entry.sourceNamespace,
@@ -530,6 +593,15 @@ function matchesOf(c: Checker, path: string, value: unknown, env: Environment): 
         if (sourceNamespace) m.sourceNamespace = sourceNamespace;
         const name = c.string(`${p}.name`, entry.name, "give the match a short name");
         if (name) m.name = name;
+        // Only when nothing else was wrong with it: a refused condition already explains itself.
+        if (c.issues.length === issuesBefore && !constrains(m)) {
+            c.add(
+                p,
+                `constrains nothing (${show(entry)}), so it would match every request and send all traffic to the candidate`,
+                'give it a condition that only some requests meet, e.g. headers: {traffic: {exact: "test"}}',
+            );
+            return;
+        }
         result.push(m);
     });
     return result;
@@ -579,6 +651,147 @@ function gatewayRef(c: Checker, path: string, value: unknown): string | undefine
     return text;
 }
 
+/**
+ * Settings a release can hold that nothing reads in its environment or strategy. Accepting them
+ * would let a user believe they apply (e.g. a port on an InferenceService, routing knobs with
+ * KServe's own canary), so they are refused like any other mistake.
+ */
+function noEffectOnRelease(
+    c: Checker,
+    p: string,
+    raw: Record<string, unknown>,
+    environment: Environment,
+    strategy: Strategy,
+): void {
+    const refuse = (key: string, why: string, fix: string, by = `environment ${environment}`) => {
+        c.add(`${p}.${key}`, `has no effect with ${by}: ${why}`, fix);
+    };
+    if (environment === "deployment") {
+        for (const key of ["modelFormat", "runtime", "protocolVersion"] as const) {
+            if (raw[key] !== undefined) {
+                refuse(key, "it is a KServe predictor setting", "remove it; a Deployment runs its image as given");
+            }
+        }
+        if (raw.deploymentModeNames !== undefined) {
+            refuse(
+                "deploymentModeNames",
+                "it names InferenceService deployment modes",
+                "remove it; Deployments have no deployment mode",
+            );
+        }
+    } else {
+        if (raw.port !== undefined) {
+            refuse(
+                "port",
+                "InferenceServices are reached on port 80 and the ServingRuntime picks the container port",
+                "remove it",
+            );
+        }
+        if (environment === "kserve-modelmesh") {
+            if (raw.image !== undefined) {
+                refuse(
+                    "image",
+                    "ModelMesh reads only modelFormat, runtime, protocolVersion and storage from a predictor",
+                    "remove it; set the image on the ServingRuntime",
+                );
+            }
+            if (raw.deploymentModeNames !== undefined) {
+                refuse("deploymentModeNames", "ModelMesh mode is written ModelMesh under both names", "remove it");
+            }
+        }
+    }
+    if (isObject(raw.readiness) && raw.readiness.deployment !== undefined && environment !== "deployment") {
+        refuse(
+            "readiness.deployment",
+            "it only chooses how Deployments are awaited",
+            "remove it; InferenceServices are awaited on their Ready condition",
+        );
+    }
+    const routing = raw.routing;
+    if (!isObject(routing)) return;
+    if (strategy === "kserve-canary") {
+        // KServe owns the routing: no VirtualService, entry Service or ServiceEntry is created.
+        refuse(
+            "routing",
+            "KServe routes its own canary, no VirtualService is created",
+            "remove routing, or use strategy blue-green or canary to route with Istio",
+            "strategy kserve-canary",
+        );
+        return;
+    }
+    if (routing.modelMesh !== undefined && environment !== "kserve-modelmesh") {
+        refuse("routing.modelMesh", "only ModelMesh routes to the ModelMesh Serving Service", "remove it");
+    }
+    if (routing.splitGateway !== undefined && environment !== "kserve" && environment !== "kserve-raw") {
+        refuse(
+            "routing.splitGateway",
+            "only KServe Knative and Standard mode route through the split gateway",
+            "remove it",
+        );
+    }
+    if (routing.entryTarget !== undefined && environment === "kserve-modelmesh") {
+        refuse(
+            "routing.entryTarget",
+            "ModelMesh apps are declared by a ServiceEntry, not an ExternalName Service",
+            "remove it",
+        );
+    }
+}
+
+/** Version settings nothing reads in this environment, or that a full spec replaces. */
+function noEffectOnVersion(c: Checker, vp: string, raw: Record<string, unknown>, environment: Environment): void {
+    const refuse = (key: string, why: string, fix: string) => {
+        c.add(`${vp}.${key}`, `has no effect ${why}`, fix);
+    };
+    const set = (keys: readonly string[]) => keys.filter((k) => raw[k] !== undefined);
+    if (environment === "deployment") {
+        for (const key of set(["modelFormat", "runtime", "protocolVersion"])) {
+            refuse(
+                key,
+                "with environment deployment: it is a KServe predictor setting",
+                "remove it; a Deployment runs its image as given",
+            );
+        }
+        if (raw.deploymentSpec !== undefined) {
+            for (const key of set(["image", "args"])) {
+                refuse(key, "next to deploymentSpec, which is used as given", `remove it, or put it in deploymentSpec`);
+            }
+            if (raw.port !== undefined && raw.serviceSpec !== undefined) {
+                refuse(
+                    "port",
+                    "next to deploymentSpec and serviceSpec, which are used as given",
+                    "remove it; routing uses the first port of serviceSpec",
+                );
+            }
+        }
+        return;
+    }
+    if (raw.port !== undefined) {
+        refuse(
+            "port",
+            `with environment ${environment}: InferenceServices are reached on port 80 and the ServingRuntime picks the container port`,
+            "remove it",
+        );
+    }
+    if (raw.inferenceServiceSpec !== undefined) {
+        for (const key of set(["modelFormat", "runtime", "protocolVersion", "image", "args"])) {
+            refuse(
+                key,
+                "next to inferenceServiceSpec, which is used as given",
+                "remove it, or put it in inferenceServiceSpec.predictor",
+            );
+        }
+    } else if (environment === "kserve-modelmesh") {
+        for (const key of set(["image", "args"])) {
+            refuse(
+                key,
+                "with environment kserve-modelmesh: ModelMesh reads only modelFormat, runtime, protocolVersion and storage from a predictor",
+                "remove it; set it on the ServingRuntime",
+            );
+        }
+    }
+}
+
 /** Options that come from outside the release description. */
 export interface ValidateOptions {
     /** Config path prefix for messages, e.g. `releases.wisdom`. */
@@ -606,6 +819,7 @@ export function validateRelease(
         );
         return { issues: c.issues };
     }
+    reservedKeys(c, p, raw);
     c.unknownKeys(p, raw, RELEASE_KEYS);
 
     const name =
@@ -858,6 +1072,10 @@ export function validateRelease(
         );
     }
 
+    if (environment !== undefined && strategy !== undefined) {
+        noEffectOnRelease(c, p, raw, environment, strategy);
+    }
+
     // Versions.
     const versions: ResolvedVersion[] = [];
     if (!Array.isArray(raw.versions) || raw.versions.length === 0) {
@@ -1053,6 +1271,10 @@ export function validateRelease(
                         );
                     }
                 }
+            }
+
+            if (environment !== undefined) {
+                noEffectOnVersion(c, vp, rawVersion, environment);
             }
 
             // Strategy-specific per-version fields.
@@ -1260,7 +1482,16 @@ export function validateReleases(raw: unknown, defaultNamespace: string, path = 
     }
     const issues: ConfigIssue[] = [];
     const releases: ResolvedRelease[] = [];
+    // Own keys only (Object.entries): a release named `constructor` is never Object's.
     for (const [key, value] of Object.entries(raw)) {
+        if (isReservedKey(key)) {
+            issues.push({
+                path: `${path}["${key}"]`,
+                problem: `is a reserved key (${RESERVED_KEYS.join(", ")}) and cannot name a release`,
+                fix: `rename the release, e.g. to "${key.replace(/[^a-z]/g, "") || "app"}-model"`,
+            });
+            continue;
+        }
         const result = validateRelease(key, value, { path: `${path}.${key}`, defaultNamespace });
         issues.push(...result.issues);
         if (result.release) {

@@ -27,6 +27,7 @@ export interface Destination {
     headers?: { request?: { set?: Record<string, string>; add?: Record<string, string> } };
 }
 
+/** An http route; tcp and tls routes share `match` and `route`. */
 export interface HttpRoute {
     name?: string;
     match?: Json[];
@@ -65,8 +66,62 @@ export function isVirtualService(type: string): boolean {
 
 /** The HTTP routes of a VirtualService's props (empty when unknown). */
 export function httpRoutes(props: Json): HttpRoute[] {
+    return routesOfKind(props, "http");
+}
+
+/** The three kinds of VirtualService route; tcp and tls routes have `match` and `route` too. */
+export type RouteKind = "http" | "tcp" | "tls";
+export const ROUTE_KINDS: readonly RouteKind[] = ["http", "tcp", "tls"];
+
+/** A route of any kind, with its index in its own list. */
+export interface AnyRoute {
+    kind: RouteKind;
+    index: number;
+    route: HttpRoute;
+}
+
+function routesOfKind(props: Json, kind: RouteKind): HttpRoute[] {
     const spec = isObject(props.spec) ? props.spec : {};
-    return Array.isArray(spec.http) ? (spec.http as HttpRoute[]) : [];
+    const list = spec[kind];
+    return Array.isArray(list) ? (list.filter(isObject) as HttpRoute[]) : [];
+}
+
+/** Every route of a VirtualService: http, then tcp, then tls. */
+export function allRoutes(props: Json): AnyRoute[] {
+    return ROUTE_KINDS.flatMap((kind) => routesOfKind(props, kind).map((route, index) => ({ kind, index, route })));
+}
+
+/** How a route of any kind is named in messages: http as routeLabel, others `tcp route #0`. */
+export function anyRouteLabel(r: AnyRoute): string {
+    return r.kind === "http" ? routeLabel(r.route, r.index) : `${r.kind} route #${r.index}`;
+}
+
+/** Match fields that select nothing on their own (names, logging, case handling). */
+const NON_CONDITIONS = new Set(["name", "ignoreUriCase", "statPrefix"]);
+
+/**
+ * Whether one match entry (HTTPMatchRequest, L4MatchAttributes or TLSMatchAttributes) selects
+ * every request: it has no condition, only empty ones, or a URI prefix of "" or "/" (every path).
+ */
+export function matchesEverything(entry: unknown): boolean {
+    if (!isObject(entry)) return false;
+    return Object.entries(entry).every(([key, value]) => {
+        if (NON_CONDITIONS.has(key) || value === undefined || value === null) return true;
+        if (key === "uri" && isObject(value) && Object.keys(value).length === 1) {
+            return value.prefix === "" || value.prefix === "/";
+        }
+        if (Array.isArray(value)) return value.length === 0;
+        if (isObject(value)) return Object.keys(value).length === 0;
+        return value === "";
+    });
+}
+
+/**
+ * Whether a route takes every request that reaches it: no match list, an empty one, or an entry
+ * that matches everything (entries are alternatives, so one such entry is enough).
+ */
+export function isCatchAll(route: HttpRoute): boolean {
+    return !Array.isArray(route.match) || route.match.length === 0 || route.match.some(matchesEverything);
 }
 
 export function hostsOf(props: Json): string[] {
@@ -193,10 +248,13 @@ export function versionOf(
     return response["app-version"];
 }
 
-/** Percent of unmatched requests each version gets, from the default route of a VirtualService. */
+/**
+ * Percent of unmatched requests each version gets, from the default route of a VirtualService:
+ * the first catch-all route (Istio takes the first route that matches).
+ */
 export function defaultRoutePercents(props: Json): Map<string, number> {
     const percents = new Map<string, number>();
-    const route = httpRoutes(props).find((r) => !Array.isArray(r.match) || r.match.length === 0);
+    const route = httpRoutes(props).find(isCatchAll);
     const destinations = route?.route ?? [];
     for (const d of destinations) {
         const version = versionOf(d);

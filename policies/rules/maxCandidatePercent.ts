@@ -1,6 +1,15 @@
 import { ResourceValidationPolicy } from "@pulumi/policy";
 
-import { httpRoutes, isVirtualService, objectName, routeLabel, versionOf, weightRecordOf } from "../lib";
+import {
+    INFERENCE_SERVICE_TYPE,
+    allRoutes,
+    anyRouteLabel,
+    isVirtualService,
+    objectName,
+    predictorOf,
+    versionOf,
+    weightRecordOf,
+} from "../lib";
 
 export interface MaxCandidatePercentConfig {
     /** Highest share of requests a candidate (any destination but a split's first) may get. */
@@ -8,8 +17,12 @@ export interface MaxCandidatePercentConfig {
 }
 
 /**
- * Guard rail: a candidate gets at most `maxPercent` of the traffic (default 100: off). A resource
- * rule, so it refuses the VirtualService before it is sent to the cluster even without a preview.
+ * Guard rail: a candidate gets at most `maxPercent` of the traffic (default 100: off), whatever
+ * the strategy expresses it with: a weighted destination of any http, tcp or tls route after the
+ * first, a weight ConfigMap's recorded percent, or an InferenceService's `canaryTrafficPercent`
+ * (KServe's own canary: the latest revision is the candidate). Mirrored traffic is not counted:
+ * the candidate's answers to mirrored requests are discarded, so no client is served by it. A
+ * resource rule, so it refuses the object before it is sent to the cluster even without a preview.
  */
 export const maxCandidatePercent: ResourceValidationPolicy = {
     name: "max-candidate-percent",
@@ -20,22 +33,31 @@ export const maxCandidatePercent: ResourceValidationPolicy = {
     },
     validateResource: (args, reportViolation) => {
         const { maxPercent } = args.getConfig<MaxCandidatePercentConfig>();
+        const name = objectName(args.props, args.name);
         if (isVirtualService(args.type)) {
-            httpRoutes(args.props).forEach((route, i) => {
-                const [, ...candidates] = route.route ?? [];
+            for (const ref of allRoutes(args.props)) {
+                const [, ...candidates] = ref.route.route ?? [];
                 for (const d of candidates) {
                     if (typeof d.weight === "number" && d.weight > maxPercent) {
                         reportViolation(
-                            `VirtualService ${objectName(args.props, args.name)} ${routeLabel(route, i)} gives candidate ${versionOf(d) ?? d.destination?.host} ${d.weight}%, above the maximum of ${maxPercent}%; move it in smaller steps.`,
+                            `VirtualService ${name} ${anyRouteLabel(ref)} gives candidate ${versionOf(d) ?? d.destination?.host} ${d.weight}%, above the maximum of ${maxPercent}%; move it in smaller steps.`,
                         );
                     }
                 }
-            });
+            }
+        }
+        if (args.type === INFERENCE_SERVICE_TYPE) {
+            const percent = predictorOf(args.props).canaryTrafficPercent;
+            if (typeof percent === "number" && percent > maxPercent) {
+                reportViolation(
+                    `InferenceService ${name} gives its latest revision (the candidate) canaryTrafficPercent ${percent}, above the maximum of ${maxPercent}%; raise it in smaller steps.`,
+                );
+            }
         }
         const record = weightRecordOf(args.type, args.props);
         if (record?.role === "candidate" && Number(record.percent) > maxPercent) {
             reportViolation(
-                `ConfigMap ${objectName(args.props, args.name)} records ${record.percent}% for candidate ${record.version}, above the maximum of ${maxPercent}%.`,
+                `ConfigMap ${name} records ${record.percent}% for candidate ${record.version}, above the maximum of ${maxPercent}%.`,
             );
         }
     },

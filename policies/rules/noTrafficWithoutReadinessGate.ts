@@ -5,14 +5,14 @@ import {
     INFERENCE_SERVICE_TYPE,
     SKIP_AWAIT,
     WAIT_FOR,
+    allRoutes,
+    anyRouteLabel,
     hostsOf,
-    httpRoutes,
     isVirtualService,
     keyOf,
     metadataOf,
     objectName,
     resolveDestination,
-    routeLabel,
 } from "../lib";
 
 /**
@@ -40,8 +40,8 @@ export const noTrafficWithoutReadinessGate: StackValidationPolicy = {
         for (const r of args.resources.filter((x) => isVirtualService(x.type))) {
             const namespace = metadataOf(r.props).namespace ?? "default";
             const hosts = hostsOf(r.props);
-            httpRoutes(r.props).forEach((route, i) => {
-                const destinations = route.route ?? [];
+            allRoutes(r.props).forEach((ref) => {
+                const destinations = ref.route.route ?? [];
                 for (const d of destinations) {
                     const gets = destinations.length === 1 || (typeof d.weight === "number" && d.weight > 0);
                     const res = resolveDestination(namespace, hosts, d);
@@ -49,7 +49,7 @@ export const noTrafficWithoutReadinessGate: StackValidationPolicy = {
                     const { kind, namespace: ns, name } = res.workload;
                     if (ungated.has(`${kind}:${ns}/${name}`)) {
                         reportViolation(
-                            `VirtualService ${objectName(r.props, r.name)} ${routeLabel(route, i)} sends traffic to ${kind} ${ns}/${name}, which has no readiness gate; add ${WAIT_FOR} (or drop ${SKIP_AWAIT}) or give it 0%.`,
+                            `VirtualService ${objectName(r.props, r.name)} ${anyRouteLabel(ref)} sends traffic to ${kind} ${ns}/${name}, which has no readiness gate; add ${WAIT_FOR} (or drop ${SKIP_AWAIT}) or give it 0%.`,
                             r.urn,
                         );
                     }

@@ -1,22 +1,25 @@
 import { StackValidationPolicy } from "@pulumi/policy";
 
 import {
+    Destination,
     INFERENCE_SERVICE_TYPE,
     SERVICE_TYPE,
-    httpRoutes,
+    allRoutes,
+    anyRouteLabel,
     hostsOf,
+    isObject,
     isVirtualService,
     keyOf,
     metadataOf,
     objectName,
     resolveDestination,
-    routeLabel,
 } from "../lib";
 
 /**
- * Every destination of a VirtualService resolves to a version object of this stack (an
- * InferenceService, a Service, or the InferenceService a ModelMesh `mm-vmodel-id` names). An
- * object being deleted in this update is no longer in the stack, so routing to it is refused too.
+ * Every destination of a VirtualService, in http, tcp and tls routes and http mirrors, resolves to
+ * a version object of this stack (an InferenceService, a Service, or the InferenceService a
+ * ModelMesh `mm-vmodel-id` names). An object being deleted in this update is no longer in the
+ * stack, so routing to it is refused too.
  */
 export const vsDestinationsResolve: StackValidationPolicy = {
     name: "vs-destinations-resolve",
@@ -34,26 +37,31 @@ export const vsDestinationsResolve: StackValidationPolicy = {
             const namespace = metadataOf(r.props).namespace ?? "default";
             const hosts = hostsOf(r.props);
             const vs = objectName(r.props, r.name);
-            httpRoutes(r.props).forEach((route, i) => {
-                const targets = [...(route.route ?? []), ...(route.mirror ? [{ destination: route.mirror }] : [])];
-                targets.forEach((d) => {
+            for (const ref of allRoutes(r.props)) {
+                const { route } = ref;
+                const mirrors = [
+                    ...(route.mirror ? [{ destination: route.mirror }] : []),
+                    ...(route.mirrors ?? []).filter(isObject).map((m) => m as Destination),
+                ];
+                const targets = [...(route.route ?? []), ...(ref.kind === "http" ? mirrors : [])];
+                for (const d of targets) {
                     const res = resolveDestination(namespace, hosts, d);
                     if (res.kind === "unresolved") {
                         reportViolation(
-                            `VirtualService ${vs} ${routeLabel(route, i)} sends traffic to ${res.what}, which is no version object of this stack; route to an InferenceService or Service the stack creates.`,
+                            `VirtualService ${vs} ${anyRouteLabel(ref)} sends traffic to ${res.what}, which is no version object of this stack; route to an InferenceService or Service the stack creates.`,
                             r.urn,
                         );
                     } else if (res.kind === "workload") {
                         const { kind, namespace: ns, name } = res.workload;
                         if (!present.has(`${kind}:${ns}/${name}`)) {
                             reportViolation(
-                                `VirtualService ${vs} ${routeLabel(route, i)} sends traffic to ${kind} ${ns}/${name}, which is not in the stack (or is being deleted); keep the version until no route uses it.`,
+                                `VirtualService ${vs} ${anyRouteLabel(ref)} sends traffic to ${kind} ${ns}/${name}, which is not in the stack (or is being deleted); keep the version until no route uses it.`,
                                 r.urn,
                             );
                         }
                     }
-                });
-            });
+                }
+            }
         }
     },
 };

@@ -1,6 +1,6 @@
 import { ResourceValidationPolicy } from "@pulumi/policy";
 
-import { httpRoutes, isVirtualService, objectName, routeLabel } from "../lib";
+import { allRoutes, anyRouteLabel, isVirtualService, objectName } from "../lib";
 
 export interface WeightSumConfig {
     /** `strict`: weights of a split sum to exactly 100 (valid on every Istio, required by <= 1.14);
@@ -8,7 +8,7 @@ export interface WeightSumConfig {
     mode: "strict" | "istio-1.15";
 }
 
-/** A route with several destinations splits by weights that sum to 100 (or at least not to 0). */
+/** A route (http, tcp or tls) with several destinations splits by weights that sum to 100 (or at least not to 0). */
 export const vsWeightSum: ResourceValidationPolicy = {
     name: "vs-weight-sum",
     description: "A VirtualService route with several destinations has weights that sum to exactly 100.",
@@ -22,12 +22,12 @@ export const vsWeightSum: ResourceValidationPolicy = {
         if (!isVirtualService(args.type)) return;
         const { mode } = args.getConfig<WeightSumConfig>();
         const vs = objectName(args.props, args.name);
-        httpRoutes(args.props).forEach((route, i) => {
-            const destinations = route.route ?? [];
+        allRoutes(args.props).forEach((ref) => {
+            const destinations = ref.route.route ?? [];
             if (destinations.length < 2) return;
             const weights = destinations.map((d) => (typeof d.weight === "number" ? d.weight : 0));
             const total = weights.reduce((a, b) => a + b, 0);
-            const label = `VirtualService ${vs} ${routeLabel(route, i)}`;
+            const label = `VirtualService ${vs} ${anyRouteLabel(ref)}`;
             if (mode === "strict" && total !== 100) {
                 reportViolation(
                     `${label} splits ${weights.join("/")} (total ${total}); weights of a split must sum to exactly 100.`,

@@ -9,6 +9,7 @@ import {
     rollback,
     setWeights,
     step,
+    validated,
 } from "../../automation/operations";
 import { ReleaseConfigError } from "../../components/validate";
 import { modelVersion, sklearnIris, wisdom, wisdomModelMesh } from "../components/fixtures";
@@ -29,8 +30,8 @@ function refused(fn: () => unknown, path: string, problem: RegExp): void {
 describe("release operations on config", () => {
     it("walks seed 000: add candidate, 30/70 in steps, promote", () => {
         let config = addCandidate(seed000(), "wisdom", modelVersion("v1"));
-        assert.deepEqual(percentages(config, "wisdom"), [50, 50]);
-        config = step(config, "wisdom", 20);
+        assert.deepEqual(percentages(config, "wisdom"), [100, 0]);
+        for (const points of [25, 25, 20]) config = step(config, "wisdom", points);
         assert.deepEqual(percentages(config, "wisdom"), [30, 70]);
         assert.deepEqual(
             config.wisdom.versions.map((v) => v.weight),
@@ -77,8 +78,79 @@ describe("release operations on config", () => {
     });
 
     it("clamps a step at 0 and 100", () => {
-        const config = step(addCandidate(seed000(), "wisdom", modelVersion("v1")), "wisdom", 25, { maxStep: 25 });
+        let config = addCandidate(seed000(), "wisdom", modelVersion("v1"));
+        assert.deepEqual(percentages(step(config, "wisdom", -10), "wisdom"), [100, 0]);
+        for (const points of [25, 25, 25]) config = step(config, "wisdom", points);
         assert.deepEqual(percentages(step(config, "wisdom", 25), "wisdom"), [0, 100]);
+    });
+
+    describe("holds every operation that moves traffic to the step limit", () => {
+        it("add-candidate to an unweighted blue-green release pins the current split and adds the candidate at 0", () => {
+            const config = addCandidate(seed000(), "wisdom", modelVersion("v1"));
+            assert.deepEqual(
+                config.wisdom.versions.map((v) => v.weight),
+                [100, 0],
+            );
+            assert.deepEqual(percentages(config, "wisdom"), [100, 0]);
+            const three = addCandidate(
+                { wisdom: wisdom([modelVersion("v0"), modelVersion("v1")]) },
+                "wisdom",
+                modelVersion("v2"),
+            );
+            assert.deepEqual(percentages(three, "wisdom"), [50, 50, 0]);
+        });
+
+        it("refuses add-candidate whose explicit weight moves more than the limit", () => {
+            refused(
+                () => addCandidate(seed000(), "wisdom", modelVersion("v1", { weight: 100 })),
+                "releases.wisdom.versions[1].weight",
+                /would move 50 points \(0% -> 50%\), more than the 25-point limit/,
+            );
+            const config = addCandidate(seed000(), "wisdom", modelVersion("v1", { weight: 100 }), { maxStep: 50 });
+            assert.deepEqual(percentages(config, "wisdom"), [50, 50]);
+            assert.deepEqual(
+                percentages(addCandidate(seed000(), "wisdom", modelVersion("v1", { weight: 25 })), "wisdom"),
+                [80, 20],
+            );
+        });
+
+        it("switching to blue-green with add-candidate moves no traffic", () => {
+            const base: ReleasesConfig = {
+                wisdom: wisdom([modelVersion("v0"), modelVersion("v1")], { strategy: "none" }),
+            };
+            const config = addCandidate(base, "wisdom", modelVersion("v2"), { strategy: "blue-green" });
+            assert.deepEqual(percentages(config, "wisdom"), [100, 0, 0]);
+        });
+
+        it("refuses a strategy switch by add-candidate that moves more than the limit", () => {
+            const split: ReleasesConfig = {
+                wisdom: wisdomModelMesh(
+                    [
+                        { storageUri: "s3://a", weight: 50 },
+                        { storageUri: "s3://b", weight: 50 },
+                    ],
+                    { strategy: "blue-green" },
+                ),
+            };
+            // Canary with weights is invalid, so drop them as a user would: the primary would jump to 100%.
+            const unweighted = structuredClone(split);
+            unweighted.wisdom.versions.forEach((v) => delete v.weight);
+            refused(
+                () => addCandidate(unweighted, "wisdom", { storageUri: "s3://c" }, { strategy: "canary" }),
+                "releases.wisdom.versions[0]",
+                /would move 50 points \(50% -> 100%\)/,
+            );
+        });
+
+        it("leaves promote and rollback exempt: they finish or abort the release at once", () => {
+            const config = addCandidate(seed000(), "wisdom", modelVersion("v1"));
+            const atCandidate = setWeights(config, "wisdom", [0, 100], { maxStep: 100 });
+            // 100 points back to the primary in one operation.
+            assert.deepEqual(percentages(rollback(atCandidate, "wisdom"), "wisdom"), [100]);
+            // 100 points to the candidate's spec in one operation.
+            assert.deepEqual(percentages(promote(config, "wisdom"), "wisdom"), [100]);
+            assert.deepEqual(promote(config, "wisdom").wisdom.versions, [modelVersion("v1")]);
+        });
     });
 
     it("validates results with the component's rules and messages", () => {
@@ -125,6 +197,49 @@ describe("release operations on config", () => {
             "releases.sklearn-iris.canaryTrafficPercent",
             /no canary to promote/,
         );
+    });
+
+    describe("release names are own keys only", () => {
+        /** A config as stack config arrives (JSON): `__proto__` is an own key there. */
+        const parsed = (name: string): ReleasesConfig =>
+            JSON.parse(JSON.stringify({ wisdom: wisdom([modelVersion("v0")]) }).replace('"wisdom":', `"${name}":`));
+
+        function untouched(): void {
+            for (const key of ["versions", "strategy", "environment"]) {
+                assert.equal(Object.hasOwn(Object, key), false, `Object.${key}`);
+                assert.equal(Object.hasOwn(Object.prototype, key), false, `Object.prototype.${key}`);
+            }
+        }
+
+        for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+            it(`treats a missing release named ${name} as unknown and pollutes nothing`, () => {
+                for (const op of [
+                    () => addCandidate(seed000(), name, modelVersion("v1")),
+                    () => setWeights(seed000(), name, [1]),
+                    () => step(seed000(), name, 10),
+                    () => promote(seed000(), name),
+                    () => rollback(seed000(), name),
+                    () => remove(seed000(), name),
+                    () => percentages(seed000(), name),
+                ]) {
+                    refused(op, `releases.${name}`, /does not exist/);
+                }
+                untouched();
+            });
+        }
+
+        for (const name of ["constructor", "__proto__"]) {
+            it(`refuses a release named ${name} (JSON) with its path, and can remove it`, () => {
+                const config = parsed(name);
+                assert.ok(Object.hasOwn(config, name));
+                const path = `releases["${name}"]`;
+                refused(() => addCandidate(config, name, modelVersion("v1")), path, /reserved key/);
+                refused(() => validated(config), path, /reserved key/);
+                refused(() => setWeights(config, name, [1]), path, /reserved key/);
+                assert.deepEqual(Object.keys(remove(config, name)), []);
+                untouched();
+            });
+        }
     });
 
     it("removes a release", () => {

@@ -1,8 +1,8 @@
 import * as assert from "node:assert/strict";
 
 import { planRelease } from "../../components/plan";
-import { Environment, Strategy } from "../../components/types";
-import { validateRelease } from "../../components/validate";
+import { Environment, HttpMatch, Strategy } from "../../components/types";
+import { ResolvedRelease, validateRelease } from "../../components/validate";
 import {
     Destination,
     GS_MODEL,
@@ -12,6 +12,7 @@ import {
     modelVersion,
     plan,
     releaseFor,
+    resolve,
     sklearnIris,
     trafficOf,
     vsSpec,
@@ -699,6 +700,49 @@ describe("planRelease: invariants over the matrix", () => {
             const defaults = vs.http.filter((r) => r.match === undefined);
             assert.equal(defaults.length, 1);
             assert.equal(vs.http[vs.http.length - 1], defaults[0]);
+        });
+    }
+});
+
+describe("planRelease: maps without prototypes", () => {
+    /** A valid canary release whose candidate match is then replaced, as a direct caller could. */
+    function canaryWith(match: HttpMatch[]): ResolvedRelease {
+        const release = resolve(httpbin([appVersion(), appVersion()], { strategy: "canary" }));
+        release.versions[1].match = match;
+        return release;
+    }
+
+    it("emits a __proto__ key of a match map as an own key, never as a prototype", () => {
+        const headers = JSON.parse(
+            '{"__proto__": {"exact": "x"}, "traffic": {"exact": "test"}}',
+        ) as HttpMatch["headers"];
+        const p = planRelease(canaryWith([{ headers }]));
+        const [canary] = vsSpec(p).http;
+        const emitted = (canary.match as { headers: Record<string, unknown> }[])[0].headers;
+        assert.equal(Object.getPrototypeOf(emitted), Object.prototype);
+        assert.deepEqual(Object.keys(emitted), ["__proto__", "traffic"]);
+        assert.equal((emitted as { exact?: string }).exact, undefined);
+        const row = p.traffic[1].match?.[0].headers;
+        assert.ok(row && Object.hasOwn(row, "__proto__") && Object.getPrototypeOf(row) === Object.prototype);
+    });
+
+    it("emits labels and annotations with a __proto__ key as own keys", () => {
+        const release = resolve(httpbin([appVersion()]));
+        release.versions[0].labels = JSON.parse('{"__proto__": "x", "app.kubernetes.io/name": "wisdom"}');
+        const { metadata } = manifestOf(planRelease(release), "Deployment/wisdom-0");
+        assert.ok(Object.hasOwn(metadata.labels, "__proto__"));
+        assert.equal(Object.getPrototypeOf(metadata.labels), Object.prototype);
+    });
+
+    for (const [what, match] of [
+        ["no match at all", []],
+        ["an empty match", [{}]],
+        ["empty headers", [{ headers: {} }]],
+        ["only a name", [{ name: "beta" }]],
+        ['uri prefix "/"', [{ uri: { prefix: "/" } }]],
+    ] as [string, HttpMatch[]][]) {
+        it(`refuses to plan a canary candidate whose match constrains nothing (${what})`, () => {
+            assert.throws(() => planRelease(canaryWith(match)), /constrains nothing/);
         });
     }
 });

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 
-import { ReleaseConfigError, formatIssue, validateReleases } from "../../components/validate";
+import { ReleaseConfigError, formatIssue, validateRelease, validateReleases } from "../../components/validate";
 import {
     GS_MODEL,
     S3_MODEL,
@@ -350,7 +350,273 @@ const badInputs: BadInput[] = [
         path: "releases.wisdom.deploymentModeNames",
         problem: /must be one of current, legacy/,
     },
+    // Settings that nothing reads in the release's environment or strategy.
+    {
+        title: "modelFormat on a deployment release",
+        args: httpbin([appVersion()], { modelFormat: "sklearn" }),
+        path: "releases.wisdom.modelFormat",
+        problem: /has no effect with environment deployment/,
+    },
+    {
+        title: "runtime on a deployment version",
+        args: httpbin([appVersion({ runtime: "kserve-mlserver" })]),
+        path: "releases.wisdom.versions[0].runtime",
+        problem: /has no effect with environment deployment/,
+    },
+    {
+        title: "protocolVersion on a deployment version",
+        args: httpbin([appVersion({ protocolVersion: "v2" })]),
+        path: "releases.wisdom.versions[0].protocolVersion",
+        problem: /has no effect with environment deployment/,
+    },
+    {
+        title: "deploymentModeNames on a deployment release",
+        args: httpbin([appVersion()], { deploymentModeNames: "legacy" }),
+        path: "releases.wisdom.deploymentModeNames",
+        problem: /has no effect with environment deployment/,
+    },
+    {
+        title: "port on a KServe release",
+        args: wisdom(twoVersions, { port: 8080 }),
+        path: "releases.wisdom.port",
+        problem: /has no effect with environment kserve/,
+    },
+    {
+        title: "port on a KServe version",
+        args: wisdom([modelVersion("v0", { port: 8080 })]),
+        path: "releases.wisdom.versions[0].port",
+        problem: /has no effect with environment kserve/,
+    },
+    {
+        title: "image on a ModelMesh release",
+        args: wisdomModelMesh([{ storageUri: S3_MODEL }, { storageUri: S3_MODEL }], { image: "x/y" }),
+        path: "releases.wisdom.image",
+        problem: /has no effect with environment kserve-modelmesh/,
+    },
+    {
+        title: "args on a ModelMesh version",
+        args: wisdomModelMesh([{ storageUri: S3_MODEL }, { storageUri: S3_MODEL, args: ["--x"] }]),
+        path: "releases.wisdom.versions[1].args",
+        problem: /has no effect with environment kserve-modelmesh/,
+    },
+    {
+        title: "deploymentModeNames on a ModelMesh release",
+        args: wisdomModelMesh([{ storageUri: S3_MODEL }, { storageUri: S3_MODEL }], { deploymentModeNames: "legacy" }),
+        path: "releases.wisdom.deploymentModeNames",
+        problem: /has no effect with environment kserve-modelmesh/,
+    },
+    {
+        title: "runtime next to a full inferenceServiceSpec",
+        args: wisdom([{ runtime: "kserve-mlserver", inferenceServiceSpec: { predictor: { model: {} } } }]),
+        path: "releases.wisdom.versions[0].runtime",
+        problem: /has no effect next to inferenceServiceSpec/,
+    },
+    {
+        title: "image next to a full deploymentSpec",
+        args: httpbin([appVersion({ deploymentSpec: { selector: { matchLabels: { app: "x" } }, template: {} } })]),
+        path: "releases.wisdom.versions[0].image",
+        problem: /has no effect next to deploymentSpec/,
+    },
+    {
+        title: "port next to deploymentSpec and serviceSpec",
+        args: httpbin([
+            {
+                port: 8080,
+                deploymentSpec: { selector: { matchLabels: { app: "x" } }, template: {} },
+                serviceSpec: { ports: [{ port: 80 }] },
+            },
+        ]),
+        path: "releases.wisdom.versions[0].port",
+        problem: /has no effect next to deploymentSpec and serviceSpec/,
+    },
+    {
+        title: "routing.modelMesh outside ModelMesh",
+        args: wisdom(twoVersions, { routing: { modelMesh: { port: 9000 } } }),
+        path: "releases.wisdom.routing.modelMesh",
+        problem: /has no effect with environment kserve/,
+    },
+    {
+        title: "routing.splitGateway on Deployments",
+        args: httpbin([appVersion(), appVersion()], {
+            routing: { splitGateway: { gateway: "istio-system/gw", service: "gw.istio-system.svc.cluster.local" } },
+        }),
+        path: "releases.wisdom.routing.splitGateway",
+        problem: /has no effect with environment deployment/,
+    },
+    {
+        title: "routing.entryTarget on ModelMesh",
+        args: wisdomModelMesh([{ storageUri: S3_MODEL }, { storageUri: S3_MODEL }], {
+            routing: { entryTarget: "gw.istio-system.svc.cluster.local" },
+        }),
+        path: "releases.wisdom.routing.entryTarget",
+        problem: /has no effect with environment kserve-modelmesh/,
+    },
+    {
+        title: "routing with kserve-canary",
+        args: sklearnIris(GS_MODEL, { routing: { gateways: ["istio-system/public"] } }),
+        path: "releases.wisdom.routing",
+        problem: /has no effect with strategy kserve-canary/,
+    },
+    {
+        title: "readiness.deployment on KServe",
+        args: wisdom(twoVersions, { readiness: { deployment: "available" } }),
+        path: "releases.wisdom.readiness.deployment",
+        problem: /has no effect with environment kserve/,
+    },
+    {
+        title: "tagRouting with canary",
+        args: wisdom(twoVersions, { strategy: "canary", tagRouting: false }),
+        path: "releases.wisdom.tagRouting",
+        problem: /only applies to strategy kserve-canary/,
+    },
+    {
+        title: "mirrorPercent with blue-green",
+        args: httpbin([appVersion(), appVersion({ mirrorPercent: 10 })]),
+        path: "releases.wisdom.versions[1].mirrorPercent",
+        problem: /only applies to strategy mirror/,
+    },
+    {
+        title: "match with blue-green",
+        args: httpbin([appVersion(), appVersion({ match: [{ headers: { a: { exact: "b" } } }] })]),
+        path: "releases.wisdom.versions[1].match",
+        problem: /only applies to strategy canary/,
+    },
+    // Matches that select every request would give a canary candidate all traffic.
+    ...(
+        [
+            ["an empty match", {}],
+            ["a match with only a name", { name: "beta" }],
+            ["a match with empty sourceLabels", { sourceLabels: {} }],
+            ['a match on uri prefix "/"', { uri: { prefix: "/" } }],
+            ['a match on uri prefix ""', { uri: { prefix: "" } }],
+        ] as const
+    ).map(([what, match]) => ({
+        title: `${what} (constrains nothing)`,
+        args: httpbin([appVersion(), appVersion({ match: [{ headers: { a: { exact: "b" } } }, match] })], {
+            strategy: "canary",
+        }),
+        path: "releases.wisdom.versions[1].match[1]",
+        problem: /constrains nothing/,
+    })),
+    {
+        title: "a match with empty headers",
+        args: httpbin([appVersion(), appVersion({ match: [{ headers: {} }] })], { strategy: "canary" }),
+        path: "releases.wisdom.versions[1].match[0].headers",
+        problem: /must be a non-empty map/,
+    },
 ];
+
+/** A canary release whose candidate's match is given as JSON, as stack config arrives. */
+function canaryWithMatch(matchJson: string): unknown {
+    return {
+        ...wisdom(twoVersions, { strategy: "canary" }),
+        versions: [modelVersion("v0"), { ...modelVersion("v1"), match: JSON.parse(matchJson) }],
+    };
+}
+
+describe("validateRelease: reserved keys", () => {
+    const untouched = () => {
+        for (const key of ["exact", "versions", "environment"]) {
+            assert.equal(Object.hasOwn(Object.prototype, key), false, key);
+            assert.equal(Object.hasOwn(Object, key), false, key);
+        }
+    };
+
+    for (const key of ["__proto__", "constructor", "prototype"]) {
+        it(`refuses a header match keyed ${key} (JSON), naming its path`, () => {
+            const issues = issuesOf(canaryWithMatch(`[{"headers": {"${key}": {"exact": "x"}}}]`));
+            const hit = issues.find((i) => i.path === `releases.wisdom.versions[1].match[0].headers["${key}"]`);
+            assert.ok(hit, issues.map(formatIssue).join("\n"));
+            assert.match(hit.problem, /reserved key/);
+            assert.ok(hit.fix.length > 0);
+            untouched();
+        });
+    }
+
+    it("refuses __proto__ in query params, labels, annotations, routing and escape-hatch specs", () => {
+        const release = JSON.parse(
+            JSON.stringify({
+                ...httpbin([appVersion(), appVersion({ match: [{ queryParams: { PROTO: { exact: "1" } } }] })], {
+                    strategy: "canary",
+                    labels: { LABEL: "x" },
+                    routing: { gateways: [], PROTO: {} } as never,
+                }),
+            })
+                .replace('"PROTO"', '"__proto__"')
+                .replace('"LABEL"', '"__proto__"')
+                .replace('"PROTO"', '"constructor"'),
+        );
+        release.versions[0].annotations = JSON.parse('{"prototype": "x"}');
+        release.versions[0].deploymentSpec = JSON.parse(
+            '{"selector": {"matchLabels": {"app": "x"}}, "template": {"spec": {"__proto__": {}}}}',
+        );
+        delete release.versions[0].image;
+        const issues = issuesOf(release);
+        const paths = issues.map((i) => i.path);
+        for (const path of [
+            'releases.wisdom.versions[1].match[0].queryParams["__proto__"]',
+            'releases.wisdom.labels["__proto__"]',
+            'releases.wisdom.routing["constructor"]',
+            'releases.wisdom.versions[0].annotations["prototype"]',
+            'releases.wisdom.versions[0].deploymentSpec.template.spec["__proto__"]',
+        ]) {
+            assert.ok(paths.includes(path), `missing ${path} in\n${paths.join("\n")}`);
+        }
+        assert.deepEqual(
+            issues.filter((i) => /not a known setting/.test(i.problem)),
+            [],
+            "reported once, not also as an unknown setting",
+        );
+        untouched();
+    });
+
+    it("never lets a __proto__ key set a prototype in what it resolves", () => {
+        const { issues } = validateRelease("wisdom", canaryWithMatch('[{"headers": {"__proto__": {"exact": "x"}}}]'), {
+            path: "releases.wisdom",
+            defaultNamespace: "default",
+        });
+        // Refused, and also as a match that constrains nothing: the candidate would get everything.
+        assert.ok(issues.some((i) => /constrains nothing/.test(i.problem)));
+        assert.equal(({} as Record<string, unknown>).exact, undefined);
+    });
+
+    it("refuses releases keyed constructor or __proto__ (JSON) by path, polluting nothing", () => {
+        for (const key of ["constructor", "__proto__", "prototype"]) {
+            const raw = JSON.parse(`{"${key}": ${JSON.stringify(wisdom(twoVersions))}}`);
+            assert.throws(
+                () => validateReleases(raw, "default"),
+                (error: unknown) => {
+                    assert.ok(error instanceof ReleaseConfigError);
+                    assert.deepEqual(
+                        error.issues.map((i) => i.path),
+                        [`releases["${key}"]`],
+                    );
+                    assert.match(error.issues[0].fix, /rename the release/);
+                    return true;
+                },
+            );
+        }
+        untouched();
+    });
+
+    it("accepts versions named constructor and prototype: names are values, never keys", () => {
+        const releases = validateReleases(
+            {
+                wisdom: wisdom([
+                    modelVersion("v0", { name: "constructor" }),
+                    modelVersion("v1", { name: "prototype" }),
+                ]),
+                iris: wisdom([modelVersion("v0"), modelVersion("v1")], { name: "iris" }),
+            },
+            "default",
+        );
+        assert.deepEqual(
+            releases[0].versions.map((v) => v.name),
+            ["constructor", "prototype"],
+        );
+        untouched();
+    });
+});
 
 describe("validateRelease", () => {
     it(`covers at least 25 distinct bad inputs (has ${badInputs.length})`, () => {

@@ -54,15 +54,14 @@ describe("e2e: release operations library (real engine)", function () {
         await stack?.cleanup().catch(() => undefined);
     });
 
-    it("plans without applying: add-candidate previews creates and the traffic before -> after, config untouched", async () => {
+    it("plans without applying: add-candidate previews creates at weight 0 (no traffic moves), config untouched", async () => {
         const before = await stack.releases();
         const plan = await manager.addCandidate("wisdom", v("v1"));
         assert.equal(plan.applied, false);
-        assert.deepEqual(plan.changes, { create: 2, update: 2 });
+        assert.deepEqual(plan.changes, { create: 2, update: 1 });
         assert.deepEqual(plan.steps.map((s) => `${s.op} ${s.name}`).sort(), [
             "create automation/wisdom-1",
             "create automation/wisdom-1-weight-config",
-            "update automation/wisdom",
             "update automation/wisdom-0-weight-config",
         ]);
         assert.deepEqual(
@@ -71,24 +70,25 @@ describe("e2e: release operations library (real engine)", function () {
         );
         assert.deepEqual(
             plan.trafficAfter.map((r) => r.percent),
-            [50, 50],
+            [100, 0],
         );
         assert.deepEqual(await stack.releases(), before);
         assert.deepEqual(await isvcs(), ["wisdom-0"]);
     });
 
-    it("applies add-candidate: wisdom-1 created, 50/50", async () => {
+    it("applies add-candidate: wisdom-1 created, all traffic still on wisdom-0", async () => {
         const plan = await manager.addCandidate("wisdom", v("v1"), true);
         assert.equal(plan.applied, true);
         assert.deepEqual(await isvcs(), ["wisdom-0", "wisdom-1"]);
-        assert.deepEqual(await split(), [50, 50]);
+        assert.deepEqual(await split(), [100]);
     });
 
-    it("sets weights 40/60 within the limit", async () => {
-        const plan = await manager.setWeights("wisdom", [40, 60], true);
+    it("sets weights within the limit: 75/25, then 50/50", async () => {
+        const plan = await manager.setWeights("wisdom", [75, 25], true);
         assert.deepEqual(plan.changes, { update: 3 });
-        assert.deepEqual(await split(), [40, 60]);
+        assert.deepEqual(await split(), [75, 25]);
         await manager.setWeights("wisdom", [50, 50], true);
+        assert.deepEqual(await split(), [50, 50]);
     });
 
     it("the CLI steps with --yes and reports status as JSON, on the same stack", async () => {

@@ -10,7 +10,7 @@ import { ReleaseManager } from "../../automation/releases";
 import { ReleaseStack, UnknownStackError, changes } from "../../automation/stack";
 import { LocalCluster } from "../../e2e/cluster";
 import { engineEnv } from "../../e2e/engine";
-import { POLICY_PACK, defaultRouteWeights, fixture, runProcess } from "./helpers";
+import { POLICY_PACK, defaultRouteWeights, fixture, runProcess, service } from "./helpers";
 
 const NS = "operations";
 const MODEL = "gs://seldon-models/sklearn/mms/lr_model";
@@ -108,6 +108,32 @@ describe("e2e: atomic and recoverable operations (real engine)", function () {
         await assertAgree([40, 60]);
     });
 
+    it("the service and the CLI step at once: exactly one applies; config = state = cluster", async () => {
+        const svc = service(manager, [{ name: "platform", role: "admin" }]);
+        try {
+            const [http, cli] = await Promise.all([
+                svc.app.inject({
+                    method: "POST",
+                    url: `/stacks/${NS}/releases/wisdom/apply`,
+                    payload: { operation: "step", points: 10 },
+                    headers: { authorization: svc.auth("platform") },
+                }),
+                runProcess(process.execPath, cliArgs("step", "--yes", "--policy-pack", POLICY_PACK, "10"), cliEnv()),
+            ]);
+            const outcomes = [
+                http.statusCode === 200 ? "applied" : http.statusCode === 423 ? "busy" : `http ${http.statusCode}`,
+            ];
+            outcomes.push(cli.status === 0 ? "applied" : cli.status === 4 ? "busy" : `cli ${cli.status}`);
+            assert.deepEqual(outcomes.sort(), ["applied", "busy"], `${http.body}\n${cli.stderr}`);
+            await assertAgree([30, 70]);
+            const audit = fs.readFileSync(svc.auditLog, "utf8");
+            assert.match(audit, http.statusCode === 200 ? /"result":"applied"/ : /"status":423|busy/);
+        } finally {
+            await svc.app.close();
+        }
+        await manager.setWeights("wisdom", [40, 60], true);
+    });
+
     it("status reports an out-of-band weight edit as drift, with the live percentages", async () => {
         const vs = await cluster.get<{ spec: { http: { name: string; route: { weight: number }[] }[] } }>(
             `/apis/networking.istio.io/v1/namespaces/${NS}/virtualservices/wisdom`,
@@ -176,7 +202,12 @@ describe("e2e: atomic and recoverable operations (real engine)", function () {
     it("reads never create stacks: status of an unknown stack is an error and leaves nothing", async () => {
         const workDir = stack.stack.workspace.workDir;
         await assert.rejects(
-            ReleaseStack.open({ stackName: "no-such-stack", workDir, envVars: stack.stack.workspace.envVars }),
+            ReleaseStack.open({
+                stackName: "no-such-stack",
+                workDir,
+                envVars: stack.stack.workspace.envVars,
+                pulumiRoot: path.dirname(bin),
+            }),
             UnknownStackError,
         );
         const cli = await runProcess(

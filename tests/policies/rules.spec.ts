@@ -73,6 +73,20 @@ function inferenceService(
         },
     };
 }
+/** A VirtualService with only tcp or only tls routes (L4: routed by port or SNI, no http). */
+function l4VirtualService(kind: "tcp" | "tls", routes: Record<string, unknown>[], name = "db"): TestResource {
+    return {
+        type: VS,
+        name: `default/${name}`,
+        props: {
+            apiVersion: "networking.istio.io/v1",
+            kind: "VirtualService",
+            metadata: { name, namespace: "default" },
+            spec: { hosts: [`${name}.default.svc.cluster.local`], gateways: ["mesh"], [kind]: routes },
+        },
+    };
+}
+const svcDest = (name: string, weight?: number) => dest(`${name}.default.svc.cluster.local`, weight);
 const GATED = { "serving.kserve.io/deploymentMode": "Standard", "pulumi.com/waitFor": "condition=Ready" };
 function weightConfig(
     version: string,
@@ -99,6 +113,7 @@ function service(name: string, namespace = "default"): TestResource {
     };
 }
 const raw = (v: string, w?: number) => dest(`${v}-predictor.default.svc.cluster.local`, w, v);
+const canaryRoute = { name: "canary", match: [{ headers: { traffic: { exact: "test" } } }], route: [raw("b")] };
 
 /** The component's real output for a spread of environments and strategies. */
 let componentOutput: TestResource[][] = [];
@@ -288,6 +303,116 @@ const invalidStates: { title: string; run: () => Promise<string[]>; expect: RegE
                 ]),
             ),
         expect: /route "primary" has no match but is not last/,
+    },
+    ...(
+        [
+            ["an empty match entry", [{}]],
+            ["a match with empty headers", [{ headers: {} }]],
+            ["a match with only a name", [{ name: "all" }]],
+            ['a match on uri prefix "/"', [{ uri: { prefix: "/" } }]],
+            ["one catch-all entry among conditions", [{ headers: { t: { exact: "1" } } }, { queryParams: {} }]],
+        ] as [string, Record<string, unknown>[]][]
+    ).map(([what, match]) => ({
+        title: `a catch-all route first: ${what}`,
+        run: () =>
+            resourceViolations(
+                rules.vsRouteOrder,
+                virtualService([
+                    { name: "all", match, route: [raw("b")] },
+                    { name: "primary", route: [raw("a")] },
+                ]),
+            ),
+        expect: /route "all" has a match that constrains nothing but is not last/,
+    })),
+    {
+        title: "a tcp catch-all route before a matched tcp route",
+        run: () =>
+            resourceViolations(
+                rules.vsRouteOrder,
+                l4VirtualService("tcp", [
+                    { route: [svcDest("a")] },
+                    { match: [{ port: 5432 }], route: [svcDest("b")] },
+                ]),
+            ),
+        expect: /tcp route #0 has no match but is not last; it takes every connection/,
+    },
+    {
+        title: "a VirtualService without any route",
+        run: () => resourceViolations(rules.vsRouteOrder, virtualService([])),
+        expect: /has no http, tcp or tls routes/,
+    },
+    {
+        title: "tcp route to a Service not in the stack",
+        run: () =>
+            stackViolations(rules.vsDestinationsResolve, [
+                l4VirtualService("tcp", [{ route: [svcDest("a", 50), svcDest("b", 50)] }]),
+                service("a"),
+            ]),
+        expect: /tcp route #0 sends traffic to Service default\/b, which is not in the stack/,
+    },
+    {
+        title: "tls route to an InferenceService predictor not in the stack",
+        run: () =>
+            stackViolations(rules.vsDestinationsResolve, [
+                l4VirtualService("tls", [
+                    {
+                        match: [{ sniHosts: ["db.example.com"] }],
+                        route: [dest("m-predictor.default.svc.cluster.local")],
+                    },
+                ]),
+            ]),
+        expect: /tls route #0 sends traffic to InferenceService default\/m, which is not in the stack/,
+    },
+    {
+        title: "http mirrors to a Service not in the stack",
+        run: () =>
+            stackViolations(rules.vsDestinationsResolve, [
+                virtualService([
+                    {
+                        route: [dest("a.default.svc.cluster.local", 100, "a")],
+                        mirrors: [{ destination: { host: "b" } }],
+                    },
+                ]),
+                service("a"),
+            ]),
+        expect: /sends traffic to Service default\/b, which is not in the stack/,
+    },
+    {
+        title: "tcp split summing to 90 (strict)",
+        run: () =>
+            resourceViolations(
+                rules.vsWeightSum,
+                l4VirtualService("tcp", [{ route: [svcDest("a", 30), svcDest("b", 60)] }]),
+            ),
+        expect: /tcp route #0 splits 30\/60 \(total 90\)/,
+    },
+    {
+        title: "tcp candidate above the configured maximum",
+        run: () =>
+            violationsOf(
+                rules.maxCandidatePercent,
+                [l4VirtualService("tcp", [{ route: [svcDest("a", 10), svcDest("b", 90)] }])],
+                {
+                    maxPercent: 50,
+                },
+            ),
+        expect: /tcp route #0 gives candidate b.default.svc.cluster.local 90%, above the maximum of 50%/,
+    },
+    {
+        title: "KServe canary (canaryTrafficPercent) above the configured maximum",
+        run: () =>
+            violationsOf(
+                rules.maxCandidatePercent,
+                [
+                    inferenceService(
+                        "a",
+                        { "serving.kserve.io/deploymentMode": "Knative" },
+                        { canaryTrafficPercent: 90, model: {} },
+                    ),
+                ],
+                { maxPercent: 50 },
+            ),
+        expect: /InferenceService default\/a gives its latest revision \(the candidate\) canaryTrafficPercent 90, above the maximum of 50%/,
     },
     {
         title: "canaryTrafficPercent 150",
@@ -494,12 +619,73 @@ describe("policy rules refuse invalid states", () => {
     }
 });
 
+describe("policy rules accept every route kind without false positives", () => {
+    const tcpOnly = l4VirtualService("tcp", [
+        { match: [{ port: 5432 }], route: [svcDest("a", 90), svcDest("b", 10)] },
+        { route: [svcDest("a")] },
+    ]);
+    const tlsOnly = l4VirtualService("tls", [
+        { match: [{ sniHosts: ["a.example.com"] }], route: [svcDest("a")] },
+        { match: [{ sniHosts: ["b.example.com"], port: 443 }], route: [svcDest("b")] },
+    ]);
+    const stack = (vs: TestResource) => [vs, service("a"), service("b")];
+
+    for (const [what, vs] of [
+        ["a TCP-only VirtualService", tcpOnly],
+        ["a TLS-only VirtualService", tlsOnly],
+        [
+            "a tcp route without a catch-all",
+            l4VirtualService("tcp", [{ match: [{ port: 5432 }], route: [svcDest("a")] }]),
+        ],
+        [
+            "an http route whose only match is uri prefix / (the usual catch-all), last",
+            virtualService([canaryRoute, { name: "all", match: [{ uri: { prefix: "/" } }], route: [raw("a")] }]),
+        ],
+    ] as [string, TestResource][]) {
+        it(`passes ${what} through every rule`, async () => {
+            const resources = [...stack(vs), inferenceService("a", GATED), inferenceService("b", GATED)];
+            for (const policy of allPolicies) {
+                assert.deepEqual(await violationsOf(policy, resources), [], policy.name);
+            }
+        });
+    }
+
+    it("resolves tcp and tls destinations to the stack's Services", async () => {
+        assert.deepEqual(await stackViolations(rules.vsDestinationsResolve, stack(tcpOnly)), []);
+        assert.deepEqual(await stackViolations(rules.vsDestinationsResolve, stack(tlsOnly)), []);
+        assert.equal((await stackViolations(rules.vsDestinationsResolve, [tcpOnly, service("a")])).length, 1);
+    });
+});
+
 describe("policy config", () => {
     const split = [virtualService([{ route: [raw("a", 1), raw("b", 1)] }])];
 
     it("defaults to strict weight sums and accepts Istio >= 1.15 relative weights when configured", async () => {
         assert.equal((await resourceViolations(rules.vsWeightSum, split[0])).length, 1);
         assert.deepEqual(await resourceViolations(rules.vsWeightSum, split[0], { mode: "istio-1.15" }), []);
+    });
+
+    it("guards the candidate share of every strategy alike: blue-green 10/90 and kserve-canary 90 are refused under 50", async () => {
+        const blueGreen = await componentResources({
+            wisdom: wisdom([modelVersion("v0", { weight: 10 }), modelVersion("v1", { weight: 90 })]),
+        });
+        const kserveCanary = await componentResources({
+            "sklearn-iris": sklearnIris("gs://m2", { canaryTrafficPercent: 90 }),
+        });
+        assert.notDeepEqual(await violationsOf(rules.maxCandidatePercent, blueGreen, { maxPercent: 50 }), []);
+        assert.match(
+            (await violationsOf(rules.maxCandidatePercent, kserveCanary, { maxPercent: 50 })).join("\n"),
+            /canaryTrafficPercent 90, above the maximum of 50%/,
+        );
+        const at10 = await componentResources({ "sklearn-iris": sklearnIris("gs://m2", { canaryTrafficPercent: 10 }) });
+        assert.deepEqual(await violationsOf(rules.maxCandidatePercent, at10, { maxPercent: 50 }), []);
+    });
+
+    it("does not count mirrored requests as candidate traffic: the mirror's answers are discarded", async () => {
+        const mirrored = await componentResources({
+            httpbin: httpbin([appVersion(), appVersion({ mirrorPercent: 100 })], { strategy: "mirror" }),
+        });
+        assert.deepEqual(await violationsOf(rules.maxCandidatePercent, mirrored, { maxPercent: 10 }), []);
     });
 
     it("allows any candidate share by default and limits it when configured", async () => {
