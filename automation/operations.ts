@@ -199,8 +199,10 @@ function checkStep(
 }
 
 /**
- * Promotes the candidate: the primary takes the candidate's spec under its own name (updated in
- * place) and the candidates are removed; for kserve-canary, canaryTrafficPercent is removed.
+ * Promotes the candidate. A named candidate becomes the only version as it is (the old primary
+ * and other candidates are removed); with a generated candidate name the primary takes the
+ * candidate's spec under its own name (updated in place). For kserve-canary,
+ * canaryTrafficPercent is removed.
  * Not held to the step limit: promotion is the explicit finish of a release, and ReleaseManager
  * (library, CLI, service) refuses it unless the candidate is Ready.
  */
@@ -226,8 +228,14 @@ export function promote(config: ReleasesConfig, release: string, options: Operat
     delete promoted.weight;
     delete promoted.match;
     delete promoted.mirrorPercent;
-    if (primary.name !== undefined) promoted.name = primary.name;
-    else delete promoted.name;
+    // A candidate the user named (e.g. wisdom-green) stays the object it is: the old primary is
+    // removed and the candidate, already Ready, is left untouched. A generated name
+    // (<app>-<index>) would change with its index, so there the primary's object takes the
+    // candidate's spec in place and keeps its name.
+    if (candidate.name === undefined) {
+        if (primary.name !== undefined) promoted.name = primary.name;
+        else delete promoted.name;
+    }
     r.versions = [promoted];
     singleVersionStrategy(r);
     return validated(next, options);

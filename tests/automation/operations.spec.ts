@@ -42,6 +42,22 @@ describe("release operations on config", () => {
         assert.deepEqual(percentages(config, "wisdom"), [100]);
     });
 
+    it("promotes a named candidate as itself (the old primary goes); a generated name swaps in place", () => {
+        const named = {
+            wisdom: wisdom([
+                { ...modelVersion("v0"), name: "wisdom-blue", weight: 0 },
+                { ...modelVersion("v1"), name: "wisdom-green", weight: 100 },
+            ]),
+        };
+        assert.deepEqual(promote(named, "wisdom").wisdom.versions, [{ ...modelVersion("v1"), name: "wisdom-green" }]);
+        const primaryNamed = {
+            wisdom: wisdom([{ ...modelVersion("v0"), name: "wisdom-blue" }, modelVersion("v1")]),
+        };
+        assert.deepEqual(promote(primaryNamed, "wisdom").wisdom.versions, [
+            { ...modelVersion("v1"), name: "wisdom-blue" },
+        ]);
+    });
+
     it("never mutates its input", () => {
         const input = seed000();
         const snapshot = structuredClone(input);

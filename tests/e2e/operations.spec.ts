@@ -199,6 +199,42 @@ describe("e2e: atomic and recoverable operations (real engine)", function () {
         });
     }
 
+    it("promotes a named candidate without touching it: the old primary goes, its generation stays", async () => {
+        const releases = (await stack.releases()) as Record<string, unknown>;
+        releases.named = {
+            environment: "kserve",
+            strategy: "blue-green",
+            namespace: NS,
+            modelFormat: "sklearn",
+            readiness: { timeoutSeconds: 30 },
+            versions: [
+                { ...v("v0", 100), name: "named-blue" },
+                { ...v("v1", 0), name: "named-green" },
+            ],
+        };
+        await stack.setReleases(releases);
+        await stack.up({ policyPacks: [POLICY_PACK] });
+        const isvc = (name: string) =>
+            cluster.get<{ metadata: { generation: number; uid: string } }>(
+                `/apis/serving.kserve.io/v1beta1/namespaces/${NS}/inferenceservices/${name}`,
+            );
+        const before = await isvc("named-green");
+        assert.ok(before);
+        const plan = await manager.promote("named", true);
+        assert.equal(plan.applied, true);
+        assert.deepEqual(
+            plan.steps.filter((s) => s.name === `${NS}/named-green`),
+            [],
+            "no step touches the promoted candidate",
+        );
+        const after = await isvc("named-green");
+        assert.equal(after?.metadata.uid, before.metadata.uid);
+        assert.equal(after?.metadata.generation, before.metadata.generation);
+        assert.equal(await isvc("named-blue"), undefined, "the old primary is removed");
+        assert.deepEqual(await defaultRouteWeights(cluster, NS, "named"), [["named-green", 100]]);
+        await manager.remove("named", true);
+    });
+
     it("reads never create stacks: status of an unknown stack is an error and leaves nothing", async () => {
         const workDir = stack.stack.workspace.workDir;
         await assert.rejects(
