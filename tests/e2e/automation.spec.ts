@@ -104,7 +104,9 @@ describe("e2e: release operations library (real engine)", function () {
         const tooBig = await runProcess(process.execPath, [cli, "step", ...common, "--yes", "40"], env);
         assert.equal(tooBig.status, 2);
         assert.match(tooBig.stderr, /25-point limit/);
-        const status = await runProcess(process.execPath, [cli, "status", ...common, "--json"], env);
+        // status takes no --policy-pack (flags of other commands are usage errors).
+        const target = common.slice(0, common.indexOf("--policy-pack"));
+        const status = await runProcess(process.execPath, [cli, "status", ...target, "--json"], env);
         assert.equal(status.status, 0, status.stderr);
         assert.deepEqual(
             JSON.parse(status.stdout).traffic.map((r: { percent: number }) => r.percent),
