@@ -509,11 +509,16 @@ export function trafficTable(before: TrafficRow[], after: TrafficRow[]): string 
     return lines.join("\n");
 }
 
-function describePlan(plan: OperationPlan): string {
+export function describePlan(plan: OperationPlan): string {
     const steps =
         plan.steps.map((s) => `  ${s.op.padEnd(8)} ${s.type.split(":").pop()} ${s.name}`).join("\n") ||
         "  (no resource changes)";
-    return `${plan.operation} ${plan.release}: ${JSON.stringify(plan.changes)}\n${steps}\n\n${trafficTable(plan.trafficBefore, plan.trafficAfter)}`;
+    const drift = plan.drift
+        ? `\nDRIFT: the cluster routes ${Object.entries(plan.drift)
+              .map(([v, p]) => `${v} ${p}%`)
+              .join(", ")}, not the config of record ("before"); applying restores it first`
+        : "";
+    return `${plan.operation} ${plan.release}: ${JSON.stringify(plan.changes)}\n${steps}\n\n${trafficTable(plan.trafficBefore, plan.trafficAfter)}${drift}`;
 }
 
 /** An error as the CLI reports it: the JSON object printed with --json, and the exit code. */

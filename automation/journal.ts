@@ -21,6 +21,22 @@ import { writeFileAtomic } from "./stackConfig";
 /** How long a lock survives its holder (ms): the holder refreshes it every STALE_MS / 4. */
 export const STALE_MS = 10_000;
 
+/**
+ * The stale time in effect: MODEL_RELEASE_LOCK_STALE_MS (2,000 to 600,000), else STALE_MS. Every
+ * process on a machine should use the same value: a holder refreshes at a quarter of its own.
+ */
+export function staleMs(env: NodeJS.ProcessEnv = process.env): number {
+    const raw = env.MODEL_RELEASE_LOCK_STALE_MS;
+    if (raw === undefined || raw === "") return STALE_MS;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < 2_000 || value > 600_000) {
+        throw new Error(
+            `MODEL_RELEASE_LOCK_STALE_MS=${JSON.stringify(raw)} is not a whole number of milliseconds from 2000 to 600000 (fix: unset it for the default ${STALE_MS})`,
+        );
+    }
+    return value;
+}
+
 /** Phases of an operation, in order. */
 export type Phase = "edit" | "preview" | "up" | "commit";
 
@@ -68,7 +84,7 @@ export class StackFiles {
         /** The stack's name (its short form names the files). */
         readonly stack: string,
         /** How long the lock survives a holder that stopped refreshing it (ms). */
-        private readonly staleMs = STALE_MS,
+        private readonly staleAfterMs = staleMs(),
     ) {
         this.dir = path.join(workDir, ".model-release");
     }
@@ -98,8 +114,8 @@ export class StackFiles {
         try {
             return await lockfile.lock(this.lockTarget, {
                 realpath: false,
-                stale: this.staleMs,
-                update: this.staleMs / 4,
+                stale: this.staleAfterMs,
+                update: this.staleAfterMs / 4,
                 retries: 0,
                 onCompromised: onLost,
             });

@@ -63,6 +63,11 @@ export interface OperationPlan {
     steps: PlannedStep[];
     trafficBefore: TrafficRow[];
     trafficAfter: TrafficRow[];
+    /**
+     * Live percent per version when the cluster's routing differs from the config of record
+     * (edited out of band, or a failed update): the update also restores the config of record.
+     */
+    drift?: Record<string, number>;
     applied: boolean;
 }
 
@@ -200,18 +205,7 @@ export class ReleaseManager {
         ops.releaseOf(config, release);
         const traffic = this.traffic(config, release);
         const { resolved, kind } = this.resolve(config, release);
-        let live: Record<string, number> | undefined;
-        let liveError: string | undefined;
-        if (resolved.strategy !== "kserve-canary") {
-            try {
-                const vs = await readVirtualService(await this.cluster(), resolved.namespace, resolved.name);
-                live = vs ? (liveWeights(vs) ?? undefined) : {};
-                if (live === undefined) liveError = "the live VirtualService has no catch-all route to compare";
-            } catch (error) {
-                if (!(error instanceof ReadinessUnknownError)) throw error;
-                liveError = error.message;
-            }
-        }
+        const { live, liveError } = await this.liveTraffic(config, release);
         const rows = await Promise.all(
             traffic.map(async (row): Promise<StatusRow> => {
                 const livePercent = live === undefined ? undefined : (live[row.version] ?? 0);
@@ -236,6 +230,24 @@ export class ReleaseManager {
             .find((r) => r.event === "recovered");
         if (recovery) status.lastRecovery = recovery;
         return status;
+    }
+
+    /** Percent of unmatched requests per version as the live VirtualService routes them. */
+    private async liveTraffic(
+        config: ops.ReleasesConfig,
+        release: string,
+    ): Promise<{ live?: Record<string, number>; liveError?: string }> {
+        const { resolved } = this.resolve(config, release);
+        if (resolved.strategy === "kserve-canary") return {};
+        try {
+            const vs = await readVirtualService(await this.cluster(), resolved.namespace, resolved.name);
+            if (!vs) return { live: {} };
+            const live = liveWeights(vs);
+            return live ? { live } : { liveError: "the live VirtualService has no catch-all route to compare" };
+        } catch (error) {
+            if (!(error instanceof ReadinessUnknownError)) throw error;
+            return { liveError: error.message };
+        }
     }
 
     /** The namespace of a configured release (for authorization); undefined if there is none. */
@@ -408,6 +420,14 @@ export class ReleaseManager {
         if (promotion && Object.hasOwn(before, release)) {
             await this.refuseUnready(before, release, operation, trafficBefore, trafficAfter);
         }
+        // The preview compares config with state; the cluster may differ from both (an edit out
+        // of band): say so in the plan. An existing release whose routing cannot be read is
+        // just not compared.
+        const { live } = Object.hasOwn(before, release) ? await this.liveTraffic(before, release) : {};
+        const drifted =
+            live !== undefined &&
+            Object.keys(live).length > 0 &&
+            trafficBefore.some((r) => (live[r.version] ?? 0) !== r.percent);
 
         const steps: PlannedStep[] = [];
         const onEvent = (event: EngineEvent) => {
@@ -434,6 +454,7 @@ export class ReleaseManager {
                 trafficAfter,
                 applied: false,
             };
+            if (drifted) plan.drift = Object.fromEntries(trafficBefore.map((r) => [r.version, live[r.version] ?? 0]));
             this.guard(plan, removal);
             const approved = typeof apply === "function" ? await apply(plan) : apply;
             if (!approved) return plan;

@@ -170,7 +170,7 @@ export class ReleaseStack {
      */
     async setSecret(key: string, value: string): Promise<void> {
         const command = (this.stack.workspace as LocalWorkspace).pulumiCommand.command;
-        const args = ["config", "set", "--secret", "--path", "--stack", this.stack.name, "--", `${PROJECT}:${key}`];
+        const args = ["config", "set", "--secret", "--path", `--stack=${this.stack.name}`, "--", `${PROJECT}:${key}`];
         await new Promise<void>((resolve, reject) => {
             const child = spawn(command, args, {
                 cwd: this.stack.workspace.workDir,

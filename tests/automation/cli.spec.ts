@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 import {
+    describePlan,
     statusTable,
     ParsedArgs,
     UsageError,
@@ -342,7 +343,15 @@ describe("model-release CLI", () => {
             const weight = await capture(["add-candidate", ...TARGET, "--weight", "abc"]);
             assert.equal(weight.code, 2);
             assert.match(weight.err[0], /"abc"/);
-            assert.doesNotMatch(weight.err[0], /null|NaN/);
+            const calm = {
+                operation: "step",
+                release: "w",
+                changes: {},
+                steps: [],
+                trafficBefore: [],
+                trafficAfter: [],
+            };
+            assert.doesNotMatch(describePlan({ ...calm, applied: false }), /DRIFT/);
         });
 
         it("with --json, prints usage errors as one JSON object on stdout", async () => {
@@ -554,5 +563,38 @@ describe("model-release CLI", () => {
             "readiness of wisdom-1 unknown: HTTP 403",
             "operation interrupted: promote of wisdom by ops in up; the next operation recovers it",
         ]);
+    });
+
+    it("a plan that starts from drifted routing says so", () => {
+        const text = describePlan({
+            operation: "step",
+            release: "wisdom",
+            changes: { update: 3 },
+            steps: [],
+            trafficBefore: [
+                { version: "wisdom-0", role: "primary", percent: 40 },
+                { version: "wisdom-1", role: "candidate", percent: 60 },
+            ],
+            trafficAfter: [
+                { version: "wisdom-0", role: "primary", percent: 50 },
+                { version: "wisdom-1", role: "candidate", percent: 50 },
+            ],
+            drift: { "wisdom-0": 90, "wisdom-1": 10 },
+            applied: false,
+        });
+        assert.match(text, /DRIFT: the cluster routes wisdom-0 90%, wisdom-1 10%, not the config of record/);
+        assert.doesNotMatch(
+            describePlan({
+                ...JSON.parse("{}"),
+                operation: "step",
+                release: "w",
+                changes: {},
+                steps: [],
+                trafficBefore: [],
+                trafficAfter: [],
+                applied: false,
+            }),
+            /DRIFT/,
+        );
     });
 });

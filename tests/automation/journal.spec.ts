@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
-import { LockBusyError, StackFiles, ownerAlive, processAlive } from "../../automation/journal";
+import { LockBusyError, STALE_MS, StackFiles, ownerAlive, processAlive, staleMs } from "../../automation/journal";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -106,5 +106,13 @@ describe("stack lock, journal and operations log", function () {
         assert.equal(processAlive(0, os.hostname()), false);
         assert.equal(processAlive(2 ** 22 + 12345, os.hostname()), false);
         assert.equal(processAlive(2 ** 22 + 12345, "another-host"), true);
+    });
+
+    it("takes the stale time from MODEL_RELEASE_LOCK_STALE_MS, refusing nonsense by name", () => {
+        assert.equal(staleMs({}), STALE_MS);
+        assert.equal(staleMs({ MODEL_RELEASE_LOCK_STALE_MS: "4000" }), 4000);
+        for (const bad of ["abc", "1000", "-5000", "4e3", "700000"]) {
+            assert.throws(() => staleMs({ MODEL_RELEASE_LOCK_STALE_MS: bad }), /MODEL_RELEASE_LOCK_STALE_MS/);
+        }
     });
 });

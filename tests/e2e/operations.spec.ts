@@ -10,7 +10,9 @@ import { ReleaseManager } from "../../automation/releases";
 import { ReleaseStack, UnknownStackError, changes } from "../../automation/stack";
 import { LocalCluster } from "../../e2e/cluster";
 import { engineEnv } from "../../e2e/engine";
-import { POLICY_PACK, defaultRouteWeights, fixture, runProcess, service } from "./helpers";
+import { Authenticator, TokenTable, sha256Hex } from "../../automation/auth";
+import { buildServer } from "../../automation/server";
+import { POLICY_PACK, defaultRouteWeights, fixture, runProcess, service, tokenOf } from "./helpers";
 
 const NS = "operations";
 const MODEL = "gs://seldon-models/sklearn/mms/lr_model";
@@ -20,6 +22,7 @@ const v = (label: string, weight: number) => ({
     labels: { "app.kubernetes.io/version": label },
 });
 const CLI = path.resolve(__dirname, "..", "..", "cli", "model-release.js");
+const LOCK_STALE_MS = "4000";
 
 describe("e2e: atomic and recoverable operations (real engine)", function () {
     this.timeout(30 * 60 * 1000);
@@ -30,7 +33,12 @@ describe("e2e: atomic and recoverable operations (real engine)", function () {
     const split = async () => (await defaultRouteWeights(cluster, NS, "wisdom")).map(([, w]) => w);
 
     function cliEnv(): NodeJS.ProcessEnv {
-        return { ...process.env, ...engineEnv(bin, stack.backendDir, cluster.kubeconfig) };
+        // A shorter stale time than the default 10 s: a killed holder's lock is taken over sooner.
+        return {
+            ...process.env,
+            ...engineEnv(bin, stack.backendDir, cluster.kubeconfig),
+            MODEL_RELEASE_LOCK_STALE_MS: LOCK_STALE_MS,
+        };
     }
     function cliArgs(command: string, ...rest: string[]): string[] {
         const workDir = stack.stack.workspace.workDir;
@@ -77,7 +85,11 @@ describe("e2e: atomic and recoverable operations (real engine)", function () {
         assert.ok(!/"pending_operations":\s*\[\s*\{/.test(exported), "no pending operations in state");
     }
 
+    let savedStale: string | undefined;
     before(async function () {
+        // This process's managers use the same stale time as the CLI processes.
+        savedStale = process.env.MODEL_RELEASE_LOCK_STALE_MS;
+        process.env.MODEL_RELEASE_LOCK_STALE_MS = LOCK_STALE_MS;
         ({ cluster, stack, bin } = await fixture(NS));
         manager = new ReleaseManager(stack, { policyPacks: [POLICY_PACK] });
         await stack.setReleases({
@@ -94,6 +106,8 @@ describe("e2e: atomic and recoverable operations (real engine)", function () {
         await assertAgree([50, 50]);
     });
     after(async function () {
+        if (savedStale === undefined) delete process.env.MODEL_RELEASE_LOCK_STALE_MS;
+        else process.env.MODEL_RELEASE_LOCK_STALE_MS = savedStale;
         await stack?.cleanup().catch(() => undefined);
     });
 
@@ -161,6 +175,9 @@ describe("e2e: atomic and recoverable operations (real engine)", function () {
         const cli = await runProcess(process.execPath, cliArgs("status", "--json"), cliEnv());
         assert.equal(cli.status, 0, cli.stderr);
         assert.equal(JSON.parse(cli.stdout).drift, true);
+        // A preview says so too: the cluster differs from the config (and state) it starts from.
+        const plan = await manager.step("wisdom", -10);
+        assert.deepEqual(plan.drift, { "wisdom-0": 90, "wisdom-1": 10 });
         // The next operation restores the config of record (force-applied) and moves on from it.
         await manager.step("wisdom", -10, true);
         await assertAgree([50, 50]);
@@ -254,6 +271,30 @@ describe("e2e: atomic and recoverable operations (real engine)", function () {
         );
         assert.equal(cli.status, 2, cli.stderr);
         assert.match(cli.stderr, /stack no-such-stack does not exist/);
+        assert.ok(!fs.existsSync(path.join(workDir, "Pulumi.no-such-stack.yaml")));
+        // The service answers 404 for a stack that does not exist, and creates none.
+        const app = buildServer({
+            managerFor: async (name) =>
+                new ReleaseManager(
+                    await ReleaseStack.open({
+                        stackName: name,
+                        workDir,
+                        envVars: stack.stack.workspace.envVars,
+                        pulumiRoot: path.dirname(bin),
+                    }),
+                ),
+            authenticator: new Authenticator(
+                new TokenTable([{ name: "viewer", role: "viewer", tokenSha256: sha256Hex(tokenOf("viewer")) }]),
+            ),
+            audit: path.join(workDir, "..", "audit-unknown-stack.log"),
+        });
+        const get = await app.inject({
+            method: "GET",
+            url: "/stacks/no-such-stack/releases/wisdom",
+            headers: { authorization: `Bearer ${tokenOf("viewer")}` },
+        });
+        await app.close();
+        assert.equal(get.statusCode, 404, get.body);
         assert.ok(!fs.existsSync(path.join(workDir, "Pulumi.no-such-stack.yaml")));
         const stacks = await stack.stack.workspace.listStacks();
         assert.deepEqual(

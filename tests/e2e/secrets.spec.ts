@@ -128,7 +128,7 @@ describe("e2e: secret config stays encrypted through every operation (real engin
                 strategy: "blue-green",
                 namespace: NS,
                 modelFormat: "sklearn",
-                readiness: { timeoutSeconds: 15 },
+                readiness: { timeoutSeconds: 8 },
                 versions: [v("v0")],
             },
         });
