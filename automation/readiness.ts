@@ -118,34 +118,38 @@ export function reasonOf(error: unknown): string {
         .slice(0, 200);
 }
 
+/**
+ * One read of a live object: undefined if it does not exist (404), ReadinessUnknownError naming
+ * `what` and the reason for anything else (unreachable, forbidden, no answer in time).
+ */
+async function readLive<T>(request: Promise<unknown>, timeoutMs: number, what: string): Promise<T | undefined> {
+    try {
+        return (await withTimeout(request, timeoutMs, what)) as T;
+    } catch (error) {
+        if (error instanceof k8s.ApiException && error.code === 404) return undefined;
+        if (error instanceof ReadinessUnknownError) throw error;
+        throw new ReadinessUnknownError(`${what} (${reasonOf(error)})`);
+    }
+}
+
 /** A probe reading InferenceServices (`Ready`) and Deployments (`Available`) from a cluster. */
 export function clusterReadiness(kc: k8s.KubeConfig, timeoutMs = 10_000): ReadinessProbe {
     const custom = kc.makeApiClient(k8s.CustomObjectsApi);
     const apps = kc.makeApiClient(k8s.AppsV1Api);
     return async (kind, namespace, name) => {
         const what = `readiness of ${kind} ${namespace}/${name} could not be read from the cluster`;
-        try {
-            if (kind === "InferenceService") {
-                const isvc = (await withTimeout(
-                    custom.getNamespacedCustomObject({
-                        group: "serving.kserve.io",
-                        version: "v1beta1",
-                        namespace,
-                        plural: "inferenceservices",
-                        name,
-                    }),
-                    timeoutMs,
-                    what,
-                )) as LiveObject;
-                return isReady(isvc, "Ready");
-            }
-            const deployment = await withTimeout(apps.readNamespacedDeployment({ namespace, name }), timeoutMs, what);
-            return isReady(deployment as LiveObject, "Available");
-        } catch (error) {
-            if (error instanceof k8s.ApiException && error.code === 404) return false;
-            if (error instanceof ReadinessUnknownError) throw error;
-            throw new ReadinessUnknownError(`${what} (${reasonOf(error)})`);
-        }
+        const request =
+            kind === "InferenceService"
+                ? custom.getNamespacedCustomObject({
+                      group: "serving.kserve.io",
+                      version: "v1beta1",
+                      namespace,
+                      plural: "inferenceservices",
+                      name,
+                  })
+                : apps.readNamespacedDeployment({ namespace, name });
+        const live = await readLive<LiveObject>(request, timeoutMs, what);
+        return live !== undefined && isReady(live, kind === "InferenceService" ? "Ready" : "Available");
     };
 }
 
@@ -178,29 +182,18 @@ export function liveWeights(vs: LiveVirtualService): Record<string, number> | un
 }
 
 /** Reads a VirtualService; undefined if it does not exist. Throws ReadinessUnknownError otherwise. */
-export async function readVirtualService(
+export function readVirtualService(
     kc: k8s.KubeConfig,
     namespace: string,
     name: string,
     timeoutMs = 10_000,
 ): Promise<LiveVirtualService | undefined> {
-    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    const what = `VirtualService ${namespace}/${name} could not be read from the cluster`;
-    try {
-        return (await withTimeout(
-            custom.getNamespacedCustomObject({
-                group: "networking.istio.io",
-                version: "v1",
-                namespace,
-                plural: "virtualservices",
-                name,
-            }),
-            timeoutMs,
-            what,
-        )) as LiveVirtualService;
-    } catch (error) {
-        if (error instanceof k8s.ApiException && error.code === 404) return undefined;
-        if (error instanceof ReadinessUnknownError) throw error;
-        throw new ReadinessUnknownError(`${what} (${reasonOf(error)})`);
-    }
+    const request = kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({
+        group: "networking.istio.io",
+        version: "v1",
+        namespace,
+        plural: "virtualservices",
+        name,
+    });
+    return readLive(request, timeoutMs, `VirtualService ${namespace}/${name} could not be read from the cluster`);
 }
