@@ -203,9 +203,9 @@ export class ReleaseManager {
     async status(release: string): Promise<ReleaseStatus> {
         const config = (await this.stack.releases()) as ops.ReleasesConfig;
         ops.releaseOf(config, release);
-        const traffic = this.traffic(config, release);
         const { resolved, kind } = this.resolve(config, release);
-        const { live, liveError } = await this.liveTraffic(config, release);
+        const { traffic } = planRelease(resolved);
+        const { live, liveError } = await this.liveTraffic(resolved);
         const rows = await Promise.all(
             traffic.map(async (row): Promise<StatusRow> => {
                 const livePercent = live === undefined ? undefined : (live[row.version] ?? 0);
@@ -234,10 +234,8 @@ export class ReleaseManager {
 
     /** Percent of unmatched requests per version as the live VirtualService routes them. */
     private async liveTraffic(
-        config: ops.ReleasesConfig,
-        release: string,
+        resolved: ResolvedRelease,
     ): Promise<{ live?: Record<string, number>; liveError?: string }> {
-        const { resolved } = this.resolve(config, release);
         if (resolved.strategy === "kserve-canary") return {};
         try {
             const vs = await readVirtualService(await this.cluster(), resolved.namespace, resolved.name);
@@ -423,7 +421,9 @@ export class ReleaseManager {
         // The preview compares config with state; the cluster may differ from both (an edit out
         // of band): say so in the plan. An existing release whose routing cannot be read is
         // just not compared.
-        const { live } = Object.hasOwn(before, release) ? await this.liveTraffic(before, release) : {};
+        const { live } = Object.hasOwn(before, release)
+            ? await this.liveTraffic(this.resolve(before, release).resolved)
+            : {};
         const drifted =
             live !== undefined &&
             Object.keys(live).length > 0 &&
