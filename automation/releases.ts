@@ -13,7 +13,9 @@ import { EngineEvent } from "@pulumi/pulumi/automation";
 import { TrafficRow, planRelease } from "../components/plan";
 import { ReleaseArgs, VersionArgs } from "../components/types";
 import { ResolvedRelease, validateReleases } from "../components/validate";
-import { JournalEntry, LockBusyError, OperationRecord, StackFiles, ownerAlive } from "./journal";
+import { FileCoordinator, StackCoordinator } from "./coordination";
+import { WorkerDiedError } from "./engineWorkers";
+import { JournalEntry, LockBusyError, OperationRecord, StackFiles } from "./journal";
 import * as ops from "./operations";
 import {
     ReadinessProbe,
@@ -45,6 +47,11 @@ export interface ReleaseManagerOptions {
     onEvent?: (event: EngineEvent) => void;
     /** Who runs the operations (journal and operations log); default `<user>@<host>`. */
     principal?: string;
+    /**
+     * The stack's lock, journal and operations log: default files beside the project (one
+     * machine); a PostgreSQL coordinator for several replicas (automation/pgStore.ts).
+     */
+    coordinator?: StackCoordinator;
 }
 
 /** One resource step of a plan. */
@@ -71,11 +78,34 @@ export interface OperationPlan {
     applied: boolean;
 }
 
+/** The operation holding a busy stack, as told to callers. */
+export interface RunningOperation {
+    operation: string;
+    release: string;
+    principal: string;
+    startedAt: string;
+    phase?: string;
+}
+
 /** Thrown when another operation holds the stack (in this process or another). */
 export class BusyError extends Error {
-    constructor(stack: string, detail: string) {
+    constructor(
+        readonly stack: string,
+        detail: string,
+        /** The running operation, when known. */
+        readonly holder?: RunningOperation,
+    ) {
         super(`stack ${stack} is busy: ${detail}; retry when the running operation has finished`);
         this.name = "BusyError";
+    }
+
+    /** What a remote caller is told: the running operation, without process ids or hosts. */
+    get publicMessage(): string {
+        const h = this.holder;
+        const what = h
+            ? `${h.operation} of ${h.release} by ${h.principal} (since ${h.startedAt}${h.phase ? `, ${h.phase}` : ""}) is running`
+            : "another operation is running";
+        return `stack ${this.stack} is busy: ${what}; retry when it has finished`;
     }
 }
 
@@ -99,17 +129,8 @@ const WORKLOAD_TYPES = [
     "kubernetes:core/v1:Service",
 ];
 
-/** Operations on one stack; at most one runs at a time per stack in this process. */
-const busyStacks = new Set<string>();
-/** Inline programs share their process's Pulumi runtime: engine runs are serialized here. */
-let engineQueue: Promise<unknown> = Promise.resolve();
-
-function serialized<T>(fn: () => Promise<T>): Promise<T> {
-    const run = engineQueue.then(fn, fn);
-    engineQueue = run.catch(() => undefined);
-    return run;
-}
-
+/** Operations running in this process, per stack (at most one each). */
+const busyStacks = new Map<string, RunningOperation>();
 /** An error's name and first line, for the operations log. */
 function summary(error: unknown): string {
     return error instanceof Error ? `${error.name}: ${error.message.split("\n")[0]}` : String(error);
@@ -220,14 +241,12 @@ export class ReleaseManager {
             }),
         );
         const drift = live !== undefined && rows.some((r) => r.livePercent !== r.percent);
-        const left = this.files.readJournal();
+        const coordinator = this.coordinator;
+        const left = await coordinator.readJournal();
         const status: ReleaseStatus = { release, traffic: rows, drift };
         if (liveError !== undefined) status.liveError = liveError;
-        if (left) status.operation = { ...left, state: ownerAlive(left) ? "running" : "interrupted" };
-        const recovery = this.files
-            .records()
-            .reverse()
-            .find((r) => r.event === "recovered");
+        if (left) status.operation = { ...left, state: (await coordinator.running(left)) ? "running" : "interrupted" };
+        const recovery = (await coordinator.records()).reverse().find((r) => r.event === "recovered");
         if (recovery) status.lastRecovery = recovery;
         return status;
     }
@@ -297,15 +316,22 @@ export class ReleaseManager {
         return this.options.principal ?? `${os.userInfo().username}@${os.hostname()}`;
     }
 
-    /** The stack's lock, journal and operations log. */
+    /** The stack's files (lock, journal, operations log) in the project directory. */
     get files(): StackFiles {
         return new StackFiles(this.stack.stack.workspace.workDir, this.stack.stack.name);
     }
 
+    /** Where this stack's lock, journal and operations log live: the option, else the files. */
+    get coordinator(): StackCoordinator {
+        this.options.coordinator ??= new FileCoordinator(this.stack.stack.workspace.workDir, this.stack.stack.name);
+        return this.options.coordinator;
+    }
+
     /**
-     * One operation: the stack's lock (shared by every process on this machine) is taken before
-     * the config is read and held until the operation has ended; a journal records it meanwhile,
-     * and one left by a dead process is recovered first.
+     * One operation: the stack's lock (shared by every process on this machine, or by every
+     * replica with a PostgreSQL coordinator) is taken before the config is read and held until
+     * the operation has ended; a journal records it meanwhile, and one left by a dead process is
+     * recovered first.
      */
     private async run(
         operation: string,
@@ -316,39 +342,60 @@ export class ReleaseManager {
         removal = false,
     ): Promise<OperationPlan> {
         const key = `${this.stack.backendDir}|${this.stack.stack.workspace.workDir}|${this.stack.stack.name}`;
-        if (busyStacks.has(key)) {
-            throw new BusyError(this.stack.stack.name, "another operation is running in this process");
+        const running = busyStacks.get(key);
+        if (running !== undefined) {
+            const { operation: o, release: r, principal: p, startedAt } = running;
+            throw new BusyError(this.stack.stack.name, `${o} of ${r} by ${p} (since ${startedAt}) is running`, running);
         }
-        busyStacks.add(key);
-        const files = this.files;
+        busyStacks.set(key, { operation, release, principal: this.principal, startedAt: new Date().toISOString() });
+        const coordinator = this.coordinator;
         let lost: Error | undefined;
         let unlock: () => Promise<void>;
         try {
-            unlock = await files.lock((error) => (lost = error));
+            unlock = await coordinator.lock((error) => (lost = error));
         } catch (error) {
             busyStacks.delete(key);
-            if (error instanceof LockBusyError) throw new BusyError(this.stack.stack.name, error.message);
+            if (error instanceof LockBusyError) throw new BusyError(this.stack.stack.name, error.message, error.holder);
             throw error;
         }
         try {
-            await this.recover(files);
-            const entry = files.begin(operation, release, this.principal);
+            await this.recover(coordinator);
+            const entry = await coordinator.begin(operation, release, this.principal);
             const base = { id: entry.id, operation, release, principal: this.principal };
-            files.log({ ...base, event: "started" });
+            await coordinator.log({ ...base, event: "started" });
+            const label = `${operation} of ${release} (stack ${this.stack.stack.name})`;
             try {
-                const plan = await serialized(() =>
-                    this.runLocked(operation, release, apply, edit, promotion, removal, (phase) => {
+                const plan = await this.runLocked(
+                    operation,
+                    release,
+                    apply,
+                    edit,
+                    promotion,
+                    removal,
+                    label,
+                    async (phase) => {
                         if (lost) throw new Error(`the stack lock was lost (${lost.message}); nothing committed`);
-                        files.advance(entry, phase);
-                    }),
+                        await coordinator.advance(entry, phase);
+                    },
                 );
-                files.log({ ...base, event: "finished", detail: plan.applied ? "applied" : "not applied" });
+                await coordinator.log({ ...base, event: "finished", detail: plan.applied ? "applied" : "not applied" });
+                await coordinator.end(entry, { result: plan.applied ? "applied" : "not-applied", plan });
                 return plan;
             } catch (error) {
-                files.log({ ...base, event: "failed", detail: summary(error) });
+                if (error instanceof WorkerDiedError) {
+                    // The worker and its processes are gone: recover now, while we hold the lock,
+                    // so the next operation starts clean.
+                    await coordinator.log({ ...base, event: "failed", detail: summary(error) });
+                    await this.recover(coordinator, entry);
+                    throw error;
+                }
+                await coordinator.log({ ...base, event: "failed", detail: summary(error) });
+                await coordinator.end(entry, {
+                    result: error instanceof RefusedError ? "refused" : error instanceof BusyError ? "busy" : "failed",
+                    detail: summary(error),
+                    plan: error instanceof RefusedError ? error.plan : undefined,
+                });
                 throw error;
-            } finally {
-                files.end();
             }
         } finally {
             busyStacks.delete(key);
@@ -358,35 +405,45 @@ export class ReleaseManager {
 
     /**
      * Recovers from an operation whose process died (its journal is still there; we hold the
-     * lock, so it is not running): proposed configs removed, the backend's stale update lock
-     * cancelled, pending creates cleared by a refresh; the stack file was only ever replaced by
-     * a complete, applied config, so it is the config of record as it stands.
+     * lock, so it is not running), or whose engine worker died (`ours`): proposed configs
+     * removed, the backend's stale update lock cancelled, pending creates cleared by a refresh;
+     * the stack file was only ever replaced by a complete, applied config, so it is the config
+     * of record as it stands.
      */
-    private async recover(files: StackFiles): Promise<void> {
-        const left = files.readJournal();
+    private async recover(coordinator: StackCoordinator, ours?: JournalEntry): Promise<void> {
+        const left = ours ?? (await coordinator.readJournal());
         if (!left) return;
-        if (left.pid !== process.pid && ownerAlive(left)) {
+        if (
+            !ours &&
+            !(left.pid === process.pid && left.hostname === os.hostname()) &&
+            (await coordinator.running(left))
+        ) {
             throw new BusyError(
                 this.stack.stack.name,
-                `${left.operation} by ${left.principal} (pid ${left.pid}) holds a journal but stopped refreshing its lock; stop that process or wait for it`,
+                `${left.operation} by ${left.principal} (pid ${left.pid} on ${left.hostname}) holds a journal but not the lock; stop that process or wait for it`,
             );
         }
         const actions: string[] = [];
-        for (const name of fs.existsSync(files.dir) ? fs.readdirSync(files.dir) : []) {
+        const dir = `${this.stack.stack.workspace.workDir}/.model-release`;
+        for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
             if (name.startsWith(`proposed-${left.pid}-`)) {
-                fs.rmSync(`${files.dir}/${name}`, { force: true });
+                fs.rmSync(`${dir}/${name}`, { force: true });
                 actions.push(`removed ${name}`);
             }
         }
         if (left.phase === "up" || left.phase === "commit") {
             await this.stack.cancelStaleUpdate();
-            await this.stack.refresh({ clearPendingCreates: true });
+            await this.stack.run(
+                "refresh",
+                { clearPendingCreates: true },
+                `refresh of stack ${this.stack.stack.name} (recovery)`,
+            );
             actions.push(
                 "cancelled the interrupted update",
                 "refreshed state from the cluster (pending creates cleared)",
             );
         }
-        files.log({
+        await coordinator.log({
             id: left.id,
             operation: left.operation,
             release: left.release,
@@ -394,7 +451,7 @@ export class ReleaseManager {
             event: "recovered",
             detail: `interrupted in ${left.phase} (pid ${left.pid}, started ${left.startedAt}); recovered by ${this.principal}: ${actions.join("; ") || "nothing to undo"}`,
         });
-        files.end();
+        await coordinator.end(left, ours ? { result: "interrupted", detail: "the engine worker died" } : undefined);
     }
 
     private async runLocked(
@@ -404,7 +461,8 @@ export class ReleaseManager {
         edit: (config: ops.ReleasesConfig) => ops.ReleasesConfig,
         promotion: boolean,
         removal: boolean,
-        phase: (phase: JournalEntry["phase"]) => void,
+        label: string,
+        phase: (phase: JournalEntry["phase"]) => Promise<void>,
     ): Promise<OperationPlan> {
         // The stack file is read once and never decrypted; the edit is previewed and applied from
         // a proposed copy, which becomes the stack file only once the update succeeded. A refused,
@@ -439,12 +497,12 @@ export class ReleaseManager {
         };
         const proposed = this.stack.writeProposed(config.withReleases(after));
         try {
-            phase("preview");
-            const preview = await this.stack.preview({
-                configFile: proposed,
-                policyPacks: this.options.policyPacks,
-                onEvent,
-            });
+            await phase("preview");
+            const preview = await this.stack.run(
+                "preview",
+                { configFile: proposed, policyPacks: this.options.policyPacks, onEvent },
+                `preview: ${label}`,
+            );
             const plan: OperationPlan = {
                 operation,
                 release,
@@ -458,15 +516,15 @@ export class ReleaseManager {
             this.guard(plan, removal);
             const approved = typeof apply === "function" ? await apply(plan) : apply;
             if (!approved) return plan;
-            phase("up");
-            const up = await this.stack.up({
-                configFile: proposed,
-                policyPacks: this.options.policyPacks,
-                onEvent: this.options.onEvent,
-            });
-            if (up.summary.result !== "succeeded") throw new Error(`update ${up.summary.result}`);
+            await phase("up");
+            const up = await this.stack.run(
+                "up",
+                { configFile: proposed, policyPacks: this.options.policyPacks, onEvent: this.options.onEvent },
+                `up: ${label}`,
+            );
+            if (up.result !== "succeeded") throw new Error(`update ${up.result}`);
             // The config of record becomes what the cluster now runs.
-            phase("commit");
+            await phase("commit");
             this.stack.commitProposed(proposed);
             return { ...plan, applied: true };
         } catch (error) {

@@ -8,13 +8,16 @@
  * ./audit.log, must be writable), MODEL_RELEASE_RATE_LIMIT (default 60/1m per principal),
  * MODEL_RELEASE_LOG_LEVEL (default info), MODEL_RELEASE_WORK_DIR (the project directory, default
  * the current one), MODEL_RELEASE_POLICY_PACK (default <project>/policies),
- * MODEL_RELEASE_MAX_STEP (1..100, default 25). SIGTERM/SIGINT close the service after the running
+ * MODEL_RELEASE_MAX_STEP (1..100, default 25), MODEL_RELEASE_WORKERS (engine worker processes at
+ * once, default the CPU count), MODEL_RELEASE_QUEUE (engine runs that may wait, default 4 x
+ * workers; beyond that 503 with Retry-After). SIGTERM/SIGINT close the service after the running
  * operations finish.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 
 import { AuditLog, AuditWriteError } from "./audit";
+import { EnginePool, queueFromEnv, workersFromEnv } from "./engineWorkers";
 import { AuthConfigError, Authenticator, JwtVerifier, TokenTable, legacyTokenEntry, loadTokensFile } from "./auth";
 import { ReleaseManager } from "./releases";
 import { buildServer } from "./server";
@@ -95,12 +98,20 @@ async function main(): Promise<void> {
     const { authenticator, legacy } = authenticatorFor(settings);
     const workDir = path.resolve(settings.workDir);
     const policyPack = path.resolve(settings.policyPack);
+    // Engine runs go to worker processes: operations on different stacks run at once.
+    let engine: EnginePool;
+    try {
+        const workers = workersFromEnv(process.env);
+        engine = new EnginePool({ size: workers, queueLimit: queueFromEnv(workers, process.env) });
+    } catch (error) {
+        throw new StartError((error as Error).message);
+    }
     const managers = new Map<string, Promise<ReleaseManager>>();
     const managerFor = (stackName: string): Promise<ReleaseManager> => {
         let manager = managers.get(stackName);
         if (!manager) {
             // Existing stacks only: a request naming a stack never creates it (404 instead).
-            manager = ReleaseStack.open({ stackName, workDir, envVars: {} }).then(
+            manager = ReleaseStack.open({ stackName, workDir, envVars: {}, engine }).then(
                 (stack) =>
                     new ReleaseManager(stack, {
                         policyPacks: [policyPack],
@@ -119,6 +130,7 @@ async function main(): Promise<void> {
         audit,
         logger: { level: settings.logLevel },
         rateLimit: settings.rateLimit,
+        engine,
     });
     if (legacy) {
         app.log.warn(
@@ -130,7 +142,10 @@ async function main(): Promise<void> {
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
         process.once(signal, () => {
             app.log.info(`${signal}: closing after ${app.operationsRunning()} running operation(s)`);
-            void app.close().then(() => process.exit(0));
+            void app.close().then(() => {
+                engine.close();
+                process.exit(0);
+            });
         });
     }
 }

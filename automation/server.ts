@@ -23,6 +23,7 @@ import { ReleaseConfigError } from "../components/validate";
 import { AuditLog, AuditRecord } from "./audit";
 import { AuthError, Authenticator, Principal, authorize } from "./auth";
 import { UnknownReleaseError } from "./operations";
+import { EngineJob, EngineQueueFullError } from "./engineWorkers";
 import { BusyError, OperationPlan, RefusedError, ReleaseManager } from "./releases";
 import type { RateLimitSettings } from "./settings";
 import { UnknownStackError } from "./stack";
@@ -79,6 +80,10 @@ export interface ServerOptions {
     /** Requests per window per principal; default 60 per minute. */
     rateLimit?: RateLimitSettings;
     timeouts?: Partial<Timeouts>;
+    /** Engine runs in flight and waiting (GET /operations); none listed when omitted. */
+    engine?: { size: number; queueLimit: number; snapshot(): EngineJob[] };
+    /** Recent operation records (PostgreSQL store), newest first, for GET /operations. */
+    history?: (limit: number) => Promise<unknown[]>;
 }
 
 /** The body of a preview or apply call. */
@@ -269,6 +274,18 @@ const errorSchema = {
             },
         },
         plan: { type: "object", additionalProperties: true, description: "409: the plan that was refused" },
+        running: {
+            type: "object",
+            description: "409 busy: the operation holding the stack",
+            properties: {
+                operation: { type: "string" },
+                release: { type: "string" },
+                principal: { type: "string" },
+                startedAt: { type: "string" },
+                phase: { type: "string" },
+            },
+        },
+        retryAfterSeconds: { type: "integer", description: "503 engine_busy: when to retry" },
     },
 } as const;
 
@@ -324,6 +341,31 @@ const errors = (codes: Record<number, string | undefined>) =>
             .map(([code, description]) => [code, { ...errorSchema, description }]),
     );
 
+const engineJobSchema = {
+    type: "object",
+    required: ["id", "label", "state", "since"],
+    properties: {
+        id: { type: "string" },
+        label: { type: "string" },
+        state: { type: "string", enum: ["running", "queued"] },
+        position: { type: "integer", minimum: 1 },
+        pid: { type: "integer" },
+        since: { type: "string" },
+    },
+} as const;
+
+const operationsSchema = {
+    type: "object",
+    required: ["workers", "queueLimit", "running", "queued", "recent"],
+    properties: {
+        workers: { type: "integer" },
+        queueLimit: { type: "integer" },
+        running: { type: "array", items: engineJobSchema },
+        queued: { type: "array", items: engineJobSchema },
+        recent: { type: "array", items: { type: "object", additionalProperties: true } },
+    },
+} as const;
+
 const commonErrors = {
     400: "invalid input, naming the field or config path",
     401: "missing, unknown or expired credential",
@@ -346,7 +388,9 @@ interface RequestState {
 }
 
 /** Answers recorded as refusals when no apply record covers them. */
-const AUDITED_REFUSALS = new Set([401, 403, 409, 423, 429]);
+const AUDITED_REFUSALS = new Set([401, 403, 409, 429]);
+/** Retry-After of a 503 when every engine worker is busy and the queue is full. */
+const RETRY_AFTER_SECONDS = 10;
 const ON_BEHALF_OF = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
 
 /** First line of a library message, without file paths or host:port addresses. */
@@ -384,11 +428,11 @@ function classify(error: unknown, params: Partial<Params>): HttpError {
         return new HttpError(409, "refused", publicText(error.message), { plan: error.plan });
     }
     if (error instanceof BusyError) {
-        return new HttpError(
-            423,
-            "busy",
-            `stack ${params.stack} is busy: another operation is running; retry when it has finished`,
-        );
+        // The message names the running operation and who runs it (no process ids or hosts).
+        return new HttpError(409, "busy", error.publicMessage, error.holder ? { running: error.holder } : {});
+    }
+    if (error instanceof EngineQueueFullError) {
+        return new HttpError(503, "engine_busy", error.message, { retryAfterSeconds: RETRY_AFTER_SECONDS });
     }
     const fastifyError = error as Partial<FastifyError>;
     if (fastifyError.validation) return new HttpError(400, "invalid", String(fastifyError.message));
@@ -580,6 +624,7 @@ export function buildServer(options: ServerOptions): FastifyInstance & { operati
             request.log.info({ status: answer.status, reason: firstLine(error) }, "request refused");
         }
         if (answer.status === 401) reply.header("www-authenticate", 'Bearer realm="model-release"');
+        if (answer.code === "engine_busy") reply.header("retry-after", String(RETRY_AFTER_SECONDS));
         return reply
             .code(answer.status)
             .send({ error: answer.code, message: answer.message, requestId: request.id, ...answer.extra });
@@ -722,9 +767,10 @@ export function buildServer(options: ServerOptions): FastifyInstance & { operati
                             ...errors({
                                 ...commonErrors,
                                 403: "the principal may not apply here (role or grants)",
-                                409: "refused by a guard rail; nothing was applied",
-                                423: "another operation holds the stack",
-                                ...(apply ? { 503: "the audit log cannot be written; nothing was applied" } : {}),
+                                409: "refused by a guard rail (error refused), or another operation holds the stack (error busy, naming it); nothing was applied",
+                                503: apply
+                                    ? "every engine worker is busy and the queue is full (engine_busy, Retry-After), or the audit log cannot be written (audit_unavailable); nothing was applied"
+                                    : "every engine worker is busy and the queue is full (engine_busy, Retry-After)",
                             }),
                         },
                     },
@@ -783,6 +829,30 @@ export function buildServer(options: ServerOptions): FastifyInstance & { operati
                 },
             );
         }
+
+        api.get(
+            "/operations",
+            {
+                schema: {
+                    summary: "Engine runs in flight and queued (with their position), and recent operations (admin)",
+                    response: { 200: operationsSchema, ...errors({ 401: commonErrors[401], 403: "admins only" }) },
+                },
+            },
+            async (request) => {
+                const principal = state(request).principal as Principal;
+                if (principal.role !== "admin") {
+                    throw new HttpError(403, "forbidden", "only admins may list every stack's operations");
+                }
+                const jobs = options.engine?.snapshot() ?? [];
+                return {
+                    workers: options.engine?.size ?? 1,
+                    queueLimit: options.engine?.queueLimit ?? 0,
+                    running: jobs.filter((j) => j.state === "running"),
+                    queued: jobs.filter((j) => j.state === "queued"),
+                    recent: options.history ? await options.history(50) : [],
+                };
+            },
+        );
 
         // Same authentication as every route: the document is for callers.
         api.get("/openapi.json", { schema: { hide: true } }, async () => api.swagger());

@@ -16,6 +16,7 @@ import * as sdkLog from "@pulumi/pulumi/log";
 
 import { releaseProgram } from "../components/program";
 import { ReleaseConfigError } from "../components/validate";
+import { EnginePool, EngineResult, EngineRunKind, WorkerStackOptions } from "./engineWorkers";
 import { processAlive } from "./journal";
 import { validStackName } from "./names";
 import { StackConfigFile, stackConfigPath, writeFileAtomic } from "./stackConfig";
@@ -43,6 +44,11 @@ export interface ReleaseStackOptions {
     envVars?: Record<string, string>;
     /** Directory holding `bin/pulumi`; default the `pulumi` on PATH. */
     pulumiRoot?: string;
+    /**
+     * Worker processes for engine runs made through `run()` (the service: operations on
+     * different stacks at once); default: in this process, one at a time.
+     */
+    engine?: EnginePool;
 }
 
 /** A stack that does not exist (the CLI exits 2, the service answers 404). */
@@ -58,6 +64,9 @@ export class ReleaseStack {
         readonly stack: Stack,
         /** The local backend directory, or "" for the ambient backend. */
         readonly backendDir: string,
+        /** What a worker needs to open this stack again. */
+        private readonly workerOptions: WorkerStackOptions,
+        private readonly engine?: EnginePool,
     ) {}
 
     /** Creates the stack if it does not exist (`pulumi stack init`), else selects it. */
@@ -110,11 +119,20 @@ export class ReleaseStack {
                 ? {}
                 : { projectSettings: { name: PROJECT, runtime: "nodejs" as const } }),
         };
+        const workerOptions: WorkerStackOptions = {
+            stackName: options.stackName,
+            workDir,
+            backendDir: options.backendDir,
+            envVars: options.envVars,
+            pulumiRoot: options.pulumiRoot,
+        };
         if (create) {
-            return new ReleaseStack(await LocalWorkspace.createOrSelectStack(args, workspaceOptions), backendDir);
+            const stack = await LocalWorkspace.createOrSelectStack(args, workspaceOptions);
+            return new ReleaseStack(stack, backendDir, workerOptions, options.engine);
         }
         try {
-            return new ReleaseStack(await LocalWorkspace.selectStack(args, workspaceOptions), backendDir);
+            const stack = await LocalWorkspace.selectStack(args, workspaceOptions);
+            return new ReleaseStack(stack, backendDir, workerOptions, options.engine);
         } catch (error) {
             if (/no stack named|not found|does not exist/i.test((error as Error).message)) {
                 throw new UnknownStackError(options.stackName);
@@ -197,6 +215,46 @@ export class ReleaseStack {
         return this.stack.up({ diff: true, ...options, onEvent: visibleEvents(options.onEvent) });
     }
 
+    /**
+     * One engine run for an operation: in a worker process when the stack has an engine pool
+     * (other stacks' runs proceed meanwhile), else in this process, one at a time.
+     */
+    async run(
+        kind: EngineRunKind,
+        options: RunOptions & { clearPendingCreates?: boolean } = {},
+        label = `${kind} of stack ${this.stack.name}`,
+    ): Promise<EngineResult> {
+        checkPolicyPacks(options.policyPacks ?? []);
+        if (this.engine) {
+            const { onEvent, configFile, policyPacks, policyPackConfigs, clearPendingCreates } = options;
+            const request = {
+                kind,
+                stack: this.workerOptions,
+                ...{ configFile, policyPacks, policyPackConfigs, clearPendingCreates },
+                events: onEvent !== undefined,
+            };
+            return this.engine.run(request, label, visibleEvents(onEvent));
+        }
+        return inProcess(async () => {
+            switch (kind) {
+                case "preview": {
+                    const preview = await this.preview(options);
+                    return { changeSummary: preview.changeSummary };
+                }
+                case "up": {
+                    const up = await this.up(options);
+                    return { changeSummary: up.summary.resourceChanges ?? {}, result: up.summary.result };
+                }
+                case "refresh":
+                    await this.refresh({ clearPendingCreates: options.clearPendingCreates });
+                    return { changeSummary: {} };
+                case "destroy":
+                    await this.destroy();
+                    return { changeSummary: {} };
+            }
+        });
+    }
+
     /** `pulumi refresh`; `clearPendingCreates` drops creates an interrupted update left pending. */
     async refresh(options: { clearPendingCreates?: boolean } = {}): Promise<void> {
         await this.stack.refresh({ ...options });
@@ -247,6 +305,15 @@ export class ReleaseStack {
     async cleanup(): Promise<void> {
         await this.stack.workspace.removeStack(this.stack.name, { force: true });
     }
+}
+
+/** Inline programs share their process's Pulumi runtime: in-process runs go one at a time. */
+let engineQueue: Promise<unknown> = Promise.resolve();
+
+function inProcess<T>(fn: () => Promise<T>): Promise<T> {
+    const run = engineQueue.then(fn, fn);
+    engineQueue = run.catch(() => undefined);
+    return run;
 }
 
 /**

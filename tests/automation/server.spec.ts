@@ -8,6 +8,7 @@ import * as path from "node:path";
 
 import { Authenticator, Grants, Role, TokenTable, sha256Hex } from "../../automation/auth";
 import { OperationPlan, RefusedError, BusyError } from "../../automation/releases";
+import { EngineQueueFullError } from "../../automation/engineWorkers";
 import { ServerOptions, ServiceManager, buildServer } from "../../automation/server";
 import { UnknownReleaseError } from "../../automation/operations";
 import { UnknownStackError } from "../../automation/stack";
@@ -373,7 +374,7 @@ describe("HTTP service", () => {
     });
 
     describe("errors", () => {
-        it("maps invalid input, refusals and busy stacks to 400, 409 and 423 with a requestId", async () => {
+        it("maps invalid input, refusals and busy stacks to 400, 409 and 409 with a requestId", async () => {
             const invalid = new ReleaseConfigError([
                 { path: "releases.wisdom.versions[0].weight", problem: "bad", fix: "fix" },
             ]);
@@ -390,12 +391,28 @@ describe("HTTP service", () => {
             assert.equal(res.json().error, "refused");
             assert.equal(res.json().plan.operation, "promote", "the refused plan is returned");
             assert.doesNotMatch(res.body, /\/home\/ops|6443/);
-            res = await server({ fail: new BusyError("dev", "promote by x (pid 4242 on host-a)") }).inject(
-                apply(TOKENS.admin),
+            const holder = {
+                operation: "promote",
+                release: "wisdom",
+                principal: "alice",
+                startedAt: "T0",
+                phase: "up",
+            };
+            res = await server({
+                fail: new BusyError("dev", "promote by x (pid 4242 on host-a)", holder),
+            }).inject(apply(TOKENS.admin));
+            assert.equal(res.statusCode, 409);
+            assert.equal(res.json().error, "busy");
+            assert.match(
+                res.json().message,
+                /stack dev is busy: promote of wisdom by alice \(since T0, up\) is running/,
             );
-            assert.equal(res.statusCode, 423);
-            assert.match(res.json().message, /stack dev is busy/);
-            assert.doesNotMatch(res.body, /4242/);
+            assert.deepEqual(res.json().running, holder);
+            assert.doesNotMatch(res.body, /4242|host-a/);
+            res = await server({ fail: new EngineQueueFullError(2, 8) }).inject(apply(TOKENS.admin));
+            assert.equal(res.statusCode, 503);
+            assert.equal(res.json().error, "engine_busy");
+            assert.equal(res.headers["retry-after"], "10");
             for (const r of [res]) assert.ok(typeof r.json().requestId === "string");
         });
 
@@ -629,6 +646,35 @@ describe("HTTP service", () => {
         });
     });
 
+    describe("operations", () => {
+        it("lists engine runs in flight and queued, with positions, to admins only", async () => {
+            const jobs = [
+                { id: "1", label: "up: promote of wisdom (stack dev)", state: "running" as const, pid: 7, since: "T0" },
+                { id: "2", label: "preview: step of a (stack b)", state: "queued" as const, position: 1, since: "T1" },
+            ];
+            const engine = { size: 2, queueLimit: 8, snapshot: () => jobs };
+            const history = async (limit: number) => [{ id: "op-1", result: "applied", limit }];
+            const app = server({}, { engine, history });
+            let res = await app.inject({ method: "GET", url: "/operations", headers: bearer(TOKENS.admin) });
+            assert.equal(res.statusCode, 200);
+            const body = res.json();
+            assert.equal(body.workers, 2);
+            assert.equal(body.queueLimit, 8);
+            assert.deepEqual(
+                body.running.map((j: { label: string }) => j.label),
+                ["up: promote of wisdom (stack dev)"],
+            );
+            assert.deepEqual(body.queued[0].position, 1);
+            assert.deepEqual(body.recent, [{ id: "op-1", result: "applied", limit: 50 }]);
+            for (const t of [TOKENS.viewer, TOKENS.operator]) {
+                res = await app.inject({ method: "GET", url: "/operations", headers: bearer(t) });
+                assert.equal(res.statusCode, 403);
+            }
+            res = await app.inject({ method: "GET", url: "/operations" });
+            assert.equal(res.statusCode, 401);
+        });
+    });
+
     describe("OpenAPI", () => {
         it("is generated from the route schemas, with every version field", async () => {
             const app = server();
@@ -638,6 +684,7 @@ describe("HTTP service", () => {
             const doc = res.json();
             assert.equal(doc.openapi, "3.1.0");
             assert.deepEqual(Object.keys(doc.paths).sort(), [
+                "/operations",
                 "/stacks/{stack}/releases/{release}",
                 "/stacks/{stack}/releases/{release}/apply",
                 "/stacks/{stack}/releases/{release}/preview",
@@ -668,7 +715,7 @@ describe("HTTP service", () => {
                 post.parameters.map((p: { name: string }) => p.name),
                 ["stack", "release"],
             );
-            assert.ok(["401", "403", "409", "423", "429", "503"].every((code) => code in post.responses));
+            assert.ok(["401", "403", "409", "429", "503"].every((code) => code in post.responses));
             assert.deepEqual(doc.security, [{ bearer: [] }]);
         });
     });
