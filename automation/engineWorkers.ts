@@ -265,24 +265,3 @@ export function killMarked(id: string): number[] {
     }
     return killed;
 }
-
-/** MODEL_RELEASE_WORKERS (1..256), else the CPU count. */
-export function workersFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-    return wholeNumber(env, "MODEL_RELEASE_WORKERS", 1, 256, os.cpus().length);
-}
-
-/** MODEL_RELEASE_QUEUE (0..10000), else 4 x workers. */
-export function queueFromEnv(workers: number, env: NodeJS.ProcessEnv = process.env): number {
-    return wholeNumber(env, "MODEL_RELEASE_QUEUE", 0, 10_000, 4 * workers);
-}
-
-function wholeNumber(env: NodeJS.ProcessEnv, name: string, min: number, max: number, fallback: number): number {
-    const raw = env[name];
-    if (raw === undefined || raw === "") return fallback;
-    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-        throw new Error(
-            `${name}=${JSON.stringify(raw)} is not a whole number from ${min} to ${max} (fix: unset it for the default ${fallback})`,
-        );
-    }
-    return Number(raw);
-}

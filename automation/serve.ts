@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 
 import { AuditLog, AuditWriteError } from "./audit";
-import { EnginePool, queueFromEnv, workersFromEnv } from "./engineWorkers";
+import { EnginePool } from "./engineWorkers";
 import { AuthConfigError, Authenticator, JwtVerifier, TokenTable, legacyTokenEntry, loadTokensFile } from "./auth";
 import { ReleaseManager } from "./releases";
 import { buildServer } from "./server";
@@ -99,13 +99,7 @@ async function main(): Promise<void> {
     const workDir = path.resolve(settings.workDir);
     const policyPack = path.resolve(settings.policyPack);
     // Engine runs go to worker processes: operations on different stacks run at once.
-    let engine: EnginePool;
-    try {
-        const workers = workersFromEnv(process.env);
-        engine = new EnginePool({ size: workers, queueLimit: queueFromEnv(workers, process.env) });
-    } catch (error) {
-        throw new StartError((error as Error).message);
-    }
+    const engine = new EnginePool({ size: settings.workers, queueLimit: settings.queue });
     const managers = new Map<string, Promise<ReleaseManager>>();
     const managerFor = (stackName: string): Promise<ReleaseManager> => {
         let manager = managers.get(stackName);

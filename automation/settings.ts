@@ -4,6 +4,7 @@
  * turn the step limit off). Pure: files named here are read and checked by the caller.
  */
 import { isIP } from "node:net";
+import * as os from "node:os";
 import * as path from "node:path";
 
 import type { LogLevel } from "fastify";
@@ -30,6 +31,19 @@ export interface ServiceSettings {
     jwt?: JwtOptions;
     rateLimit: RateLimitSettings;
     logLevel: LogLevel;
+    /** Engine worker processes at once (MODEL_RELEASE_WORKERS; default the CPU count). */
+    workers: number;
+    /** Engine runs that may wait for a worker (MODEL_RELEASE_QUEUE; default 4 x workers). */
+    queue: number;
+    /**
+     * PostgreSQL for locks, journals and operation records shared by replicas
+     * (MODEL_RELEASE_DATABASE_URL, no password in it: PGPASSWORD or PGPASSFILE carry it).
+     */
+    databaseUrl?: string;
+    /** The git remote holding the stack config of record (MODEL_RELEASE_GIT_REMOTE). */
+    gitRemote?: string;
+    /** Its branch (MODEL_RELEASE_GIT_BRANCH; default main). */
+    gitBranch: string;
 }
 
 /** One bad setting. */
@@ -106,6 +120,49 @@ export function serviceSettings(env: Env): ServiceSettings {
         100,
         `use the largest move of one operation in points, e.g. ${DEFAULT_MAX_STEP}`,
     );
+    const workers = integer(
+        "MODEL_RELEASE_WORKERS",
+        os.cpus().length,
+        1,
+        256,
+        "use the number of engine runs at once, e.g. the CPU count",
+    );
+    const queue = integer(
+        "MODEL_RELEASE_QUEUE",
+        4 * workers,
+        0,
+        10_000,
+        "use how many engine runs may wait for a worker (0: answer 503 at once when all are busy)",
+    );
+    const databaseUrl = get("MODEL_RELEASE_DATABASE_URL");
+    if (databaseUrl !== undefined) {
+        let parsed: URL | undefined;
+        try {
+            parsed = new URL(databaseUrl);
+        } catch {
+            parsed = undefined;
+        }
+        if (!parsed || !/^postgres(ql)?:$/.test(parsed.protocol)) {
+            bad(
+                "MODEL_RELEASE_DATABASE_URL",
+                "is not a postgres:// URL",
+                "use postgres://<user>@<host>:<port>/<database>",
+                "(set)",
+            );
+        } else if (parsed.password !== "") {
+            bad(
+                "MODEL_RELEASE_DATABASE_URL",
+                "carries a password, which would show in process listings and logs",
+                "remove it from the URL and set PGPASSWORD or PGPASSFILE",
+                "(set, with a password)",
+            );
+        }
+    }
+    const gitRemote = get("MODEL_RELEASE_GIT_REMOTE");
+    const gitBranch = get("MODEL_RELEASE_GIT_BRANCH") ?? "main";
+    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/.test(gitBranch) || gitBranch.includes("..")) {
+        bad("MODEL_RELEASE_GIT_BRANCH", "is not a branch name", "use e.g. main");
+    }
     const workDir = get("MODEL_RELEASE_WORK_DIR") ?? ".";
     const policyPack = get("MODEL_RELEASE_POLICY_PACK") ?? path.join(workDir, "policies");
     const auditLog = get("MODEL_RELEASE_AUDIT_LOG") ?? "audit.log";
@@ -186,6 +243,11 @@ export function serviceSettings(env: Env): ServiceSettings {
         ...(jwt !== undefined ? { jwt } : {}),
         rateLimit,
         logLevel,
+        workers,
+        queue,
+        ...(databaseUrl !== undefined ? { databaseUrl } : {}),
+        ...(gitRemote !== undefined ? { gitRemote } : {}),
+        gitBranch,
     };
 }
 

@@ -11,8 +11,6 @@ import {
     EngineRequest,
     WorkerDiedError,
     WorkerRunError,
-    queueFromEnv,
-    workersFromEnv,
 } from "../../automation/engineWorkers";
 
 /**
@@ -155,14 +153,5 @@ describe("automation/engineWorkers", () => {
         assert.equal(alive(orphan), false, `process ${orphan} outlived its worker`);
         // The slot is free again.
         assert.equal((await pool.run(request("sleep:1"), "after")).result, "succeeded");
-    });
-
-    it("reads MODEL_RELEASE_WORKERS and MODEL_RELEASE_QUEUE, naming the variable when wrong", () => {
-        assert.equal(workersFromEnv({ MODEL_RELEASE_WORKERS: "3" }), 3);
-        assert.equal(workersFromEnv({}), os.cpus().length);
-        assert.equal(queueFromEnv(3, {}), 12);
-        assert.equal(queueFromEnv(3, { MODEL_RELEASE_QUEUE: "0" }), 0);
-        assert.throws(() => workersFromEnv({ MODEL_RELEASE_WORKERS: "0" }), /MODEL_RELEASE_WORKERS="0".*1 to 256/);
-        assert.throws(() => queueFromEnv(1, { MODEL_RELEASE_QUEUE: "x" }), /MODEL_RELEASE_QUEUE="x"/);
     });
 });

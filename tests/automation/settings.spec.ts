@@ -35,8 +35,48 @@ describe("service settings", () => {
             tokensFile: TOKENS.MODEL_RELEASE_TOKENS_FILE,
             rateLimit: { max: 60, windowMs: 60_000 },
             logLevel: "info",
+            workers: os.cpus().length,
+            queue: 4 * os.cpus().length,
+            gitBranch: "main",
         });
         assert.match(problems({}).join("\n"), /MODEL_RELEASE_TOKENS_FILE=\(unset\): .*nobody could call/);
+    });
+
+    it("reads the scale-out settings: workers, queue, database and git remote", () => {
+        const settings = serviceSettings({
+            ...TOKENS,
+            MODEL_RELEASE_WORKERS: "3",
+            MODEL_RELEASE_QUEUE: "0",
+            MODEL_RELEASE_DATABASE_URL: "postgres://model_release@db.internal:5432/releases?sslmode=require",
+            MODEL_RELEASE_GIT_REMOTE: "ssh://git@git.internal/platform/releases.git",
+            MODEL_RELEASE_GIT_BRANCH: "release/prod",
+        });
+        assert.equal(settings.workers, 3);
+        assert.equal(settings.queue, 0);
+        assert.equal(settings.databaseUrl, "postgres://model_release@db.internal:5432/releases?sslmode=require");
+        assert.equal(settings.gitRemote, "ssh://git@git.internal/platform/releases.git");
+        assert.equal(settings.gitBranch, "release/prod");
+        assert.equal(
+            serviceSettings({ ...TOKENS, MODEL_RELEASE_WORKERS: "5" }).queue,
+            20,
+            "queue defaults to 4 x workers",
+        );
+        const found = problems({
+            ...TOKENS,
+            MODEL_RELEASE_WORKERS: "0",
+            MODEL_RELEASE_QUEUE: "many",
+            MODEL_RELEASE_DATABASE_URL: "postgres://u:hunter2@db/x",
+            MODEL_RELEASE_GIT_BRANCH: "../main",
+        }).join("\n");
+        assert.match(found, /MODEL_RELEASE_WORKERS="0": must be a whole number from 1 to 256/);
+        assert.match(found, /MODEL_RELEASE_QUEUE="many": must be a whole number from 0 to 10000/);
+        assert.match(found, /MODEL_RELEASE_DATABASE_URL=.*carries a password.*PGPASSWORD/);
+        assert.doesNotMatch(found, /hunter2/);
+        assert.match(found, /MODEL_RELEASE_GIT_BRANCH="..\/main": is not a branch name/);
+        assert.match(
+            problems({ ...TOKENS, MODEL_RELEASE_DATABASE_URL: "mysql://db/x" }).join("\n"),
+            /is not a postgres:\/\/ URL/,
+        );
     });
 
     it("reads every setting", () => {
