@@ -172,7 +172,14 @@ export async function startPostgres(options: { dir?: string } = {}): Promise<Loc
             user
                 ? [
                       "setpriv",
-                      [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--", path.join(bin, name), ...args],
+                      [
+                          `--reuid=${user.uid}`,
+                          `--regid=${user.gid}`,
+                          "--clear-groups",
+                          "--",
+                          path.join(bin, name),
+                          ...args,
+                      ],
                   ]
                 : [path.join(bin, name), args];
 
@@ -250,7 +257,9 @@ async function waitReady(
     const deadline = Date.now() + 60_000;
     let last = "";
     for (;;) {
-        if (!running(server)) return `postgres exited (${server.exitCode ?? server.signalCode}) before accepting connections`;
+        if (!running(server)) {
+            return `postgres exited (${server.exitCode ?? server.signalCode}) before accepting connections`;
+        }
         const client = adminClient(port, password);
         client.on("error", () => undefined);
         try {
@@ -262,7 +271,9 @@ async function waitReady(
         } finally {
             await client.end().catch(() => undefined);
         }
-        if (Date.now() > deadline) return `postgres did not accept connections on 127.0.0.1:${port} in 60 s (${last}; log ${logFile})`;
+        if (Date.now() > deadline) {
+            return `postgres did not accept connections on 127.0.0.1:${port} in 60 s (${last}; log ${logFile})`;
+        }
         await sleep(100);
     }
 }
