@@ -37,8 +37,8 @@ export function staleMs(env: NodeJS.ProcessEnv = process.env): number {
     return value;
 }
 
-/** Phases of an operation, in order. */
-export type Phase = "edit" | "preview" | "up" | "commit";
+/** Phases of an operation, in order (`push`: git mode, the commit is being pushed). */
+export type Phase = "edit" | "preview" | "push" | "up" | "commit";
 
 /** The journal of a running operation. */
 export interface JournalEntry {

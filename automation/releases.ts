@@ -6,6 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
+import * as path from "node:path";
 
 import * as k8s from "@kubernetes/client-node";
 import { EngineEvent } from "@pulumi/pulumi/automation";
@@ -27,7 +28,9 @@ import {
     liveWeights,
     readVirtualService,
 } from "./readiness";
+import { authorOf, commitMessage } from "./gitConfig";
 import { ReleaseStack, changes } from "./stack";
+import { StackConfigFile, writeFileAtomic } from "./stackConfig";
 
 export { ReadinessProbe, WorkloadKind };
 
@@ -52,6 +55,52 @@ export interface ReleaseManagerOptions {
      * machine); a PostgreSQL coordinator for several replicas (automation/pgStore.ts).
      */
     coordinator?: StackCoordinator;
+    /**
+     * The git clone holding the stack config of record (the stack's project directory): each
+     * operation syncs it, commits its edit as the caller and pushes before `up`; a failed `up`
+     * is reverted. Default: the stack file on disk is the record.
+     */
+    git?: GitConfigRepo;
+}
+
+/** The git operations the manager needs (automation/gitConfig.ts ConfigRepo). */
+export interface GitConfigRepo {
+    /** The clone's directory (the stack's project directory). */
+    readonly dir: string;
+    /** Fetch, then the work tree exactly as the remote branch; the head commit. */
+    sync(): Promise<string>;
+    commit(files: string[], options: GitCommitOptions): Promise<string>;
+    /** Pushes without force; GitConflictError when someone else pushed first. */
+    push(): Promise<void>;
+    /** A pushed commit undoing `sha` on top of the head. */
+    revert(sha: string, options: GitCommitOptions): Promise<string>;
+    propose(branch: string, files: string[], options: GitCommitOptions): Promise<GitProposal>;
+    /** Fast-forwards the branch to a proposal if nothing changed meanwhile, and pushes it. */
+    applyProposal(branch: string): Promise<{ sha: string; base: string }>;
+    /** A file's text at a ref (undefined if absent). */
+    readAt(ref: string, file: string): Promise<string | undefined>;
+    /** The commit on the remote branch carrying `Model-Release-Id: <id>`, unless already reverted. */
+    commitOfOperation(id: string): Promise<string | undefined>;
+}
+
+export interface GitCommitOptions {
+    author: { name: string; email: string };
+    message: string;
+}
+
+/** A proposed edit pushed to a branch for review. */
+export interface GitProposal {
+    branch: string;
+    sha: string;
+    base: string;
+}
+
+/** Someone else changed the config of record first (a rejected push, a moved proposal base). */
+export class ConflictError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "ConflictError";
+    }
 }
 
 /** One resource step of a plan. */
@@ -76,6 +125,10 @@ export interface OperationPlan {
      */
     drift?: Record<string, number>;
     applied: boolean;
+    /** Git mode: the commit of this edit on the config of record (pushed before `up`). */
+    commit?: string;
+    /** Propose mode: the branch holding the edit for review, its commit and the base it is on. */
+    proposal?: GitProposal;
 }
 
 /** The operation holding a busy stack, as told to callers. */
@@ -120,8 +173,11 @@ export class RefusedError extends Error {
     }
 }
 
-/** Whether to apply: a flag, or an approval callback that sees the plan first. */
-export type Apply = boolean | ((plan: OperationPlan) => Promise<boolean> | boolean);
+/**
+ * Whether to apply: a flag, an approval callback that sees the plan first, or (git mode)
+ * "propose": push the edit to a review branch instead of applying it.
+ */
+export type Apply = boolean | "propose" | ((plan: OperationPlan) => Promise<boolean> | boolean);
 
 const WORKLOAD_TYPES = [
     "kubernetes:serving.kserve.io/v1beta1:InferenceService",
@@ -131,6 +187,30 @@ const WORKLOAD_TYPES = [
 
 /** Operations running in this process, per stack (at most one each). */
 const busyStacks = new Map<string, RunningOperation>();
+/** One operation to run under the stack's lock. */
+interface OperationRequest {
+    operation: string;
+    release: string;
+    apply: Apply;
+    edit: (config: ops.ReleasesConfig) => ops.ReleasesConfig;
+    /** Moves all traffic to candidates: they must be Ready. */
+    promotion?: boolean;
+    /** Removes the release (its versions may go). */
+    removal?: boolean;
+    /** Git mode: apply this review branch's edit instead of `edit`. */
+    proposalBranch?: string;
+}
+
+/** What the operations log and the operation record say of a plan. */
+function outcomeOf(plan: OperationPlan): string {
+    return plan.applied ? "applied" : plan.proposal ? "proposed" : "not-applied";
+}
+
+/** A git push rejected because the branch moved (automation/gitConfig.ts GitConflictError). */
+function isGitConflict(error: unknown): boolean {
+    return error instanceof Error && error.name === "GitConflictError";
+}
+
 /** An error's name and first line, for the operations log. */
 function summary(error: unknown): string {
     return error instanceof Error ? `${error.name}: ${error.message.split("\n")[0]}` : String(error);
@@ -280,29 +360,59 @@ export class ReleaseManager {
         apply: Apply = false,
         strategy?: ReleaseArgs["strategy"],
     ): Promise<OperationPlan> {
-        return this.run("add-candidate", release, apply, (c) =>
-            ops.addCandidate(c, release, version, { ...this.opOptions, strategy }),
-        );
+        return this.run({
+            operation: "add-candidate",
+            release,
+            apply,
+            edit: (c) => ops.addCandidate(c, release, version, { ...this.opOptions, strategy }),
+        });
     }
 
     setWeights(release: string, weights: number[], apply: Apply = false): Promise<OperationPlan> {
-        return this.run("weights", release, apply, (c) => ops.setWeights(c, release, weights, this.opOptions));
+        return this.run({
+            operation: "weights",
+            release,
+            apply,
+            edit: (c) => ops.setWeights(c, release, weights, this.opOptions),
+        });
     }
 
     step(release: string, points: number, apply: Apply = false): Promise<OperationPlan> {
-        return this.run("step", release, apply, (c) => ops.step(c, release, points, this.opOptions));
+        return this.run({
+            operation: "step",
+            release,
+            apply,
+            edit: (c) => ops.step(c, release, points, this.opOptions),
+        });
     }
 
     promote(release: string, apply: Apply = false): Promise<OperationPlan> {
-        return this.run("promote", release, apply, (c) => ops.promote(c, release, this.opOptions), true);
+        return this.run({
+            operation: "promote",
+            release,
+            apply,
+            edit: (c) => ops.promote(c, release, this.opOptions),
+            promotion: true,
+        });
     }
 
     rollback(release: string, apply: Apply = false): Promise<OperationPlan> {
-        return this.run("rollback", release, apply, (c) => ops.rollback(c, release, this.opOptions));
+        return this.run({
+            operation: "rollback",
+            release,
+            apply,
+            edit: (c) => ops.rollback(c, release, this.opOptions),
+        });
     }
 
     remove(release: string, apply: Apply = false): Promise<OperationPlan> {
-        return this.run("remove", release, apply, (c) => ops.remove(c, release, this.opOptions), false, true);
+        return this.run({
+            operation: "remove",
+            release,
+            apply,
+            edit: (c) => ops.remove(c, release, this.opOptions),
+            removal: true,
+        });
     }
 
     /** The same manager acting for another principal (the service: one per request). */
@@ -328,19 +438,36 @@ export class ReleaseManager {
     }
 
     /**
+     * Applies a proposal (git mode): its branch's edit is previewed again with the policy pack
+     * and the guard rails, then the main branch is fast-forwarded to it (a conflict if the branch
+     * moved since it was proposed) and applied like any operation.
+     */
+    async applyProposal(release: string, branch: string, apply: Apply = true): Promise<OperationPlan> {
+        const git = this.options.git;
+        if (!git) throw new Error("proposals need the git config of record (MODEL_RELEASE_GIT_REMOTE)");
+        if (apply === "propose") throw new Error("a proposal is applied or previewed, not proposed again");
+        return this.run({
+            operation: "apply-proposal",
+            release,
+            apply,
+            edit: (config) => config,
+            promotion: true,
+            removal: false,
+            proposalBranch: branch,
+        });
+    }
+
+    /**
      * One operation: the stack's lock (shared by every process on this machine, or by every
      * replica with a PostgreSQL coordinator) is taken before the config is read and held until
      * the operation has ended; a journal records it meanwhile, and one left by a dead process is
      * recovered first.
      */
-    private async run(
-        operation: string,
-        release: string,
-        apply: Apply,
-        edit: (config: ops.ReleasesConfig) => ops.ReleasesConfig,
-        promotion = false,
-        removal = false,
-    ): Promise<OperationPlan> {
+    private async run(request: OperationRequest): Promise<OperationPlan> {
+        const { operation, release } = request;
+        if (request.apply === "propose" && !this.options.git) {
+            throw new Error("propose needs the git config of record (MODEL_RELEASE_GIT_REMOTE)");
+        }
         const key = `${this.stack.backendDir}|${this.stack.stack.workspace.workDir}|${this.stack.stack.name}`;
         const running = busyStacks.get(key);
         if (running !== undefined) {
@@ -363,35 +490,31 @@ export class ReleaseManager {
             const entry = await coordinator.begin(operation, release, this.principal);
             const base = { id: entry.id, operation, release, principal: this.principal };
             await coordinator.log({ ...base, event: "started" });
-            const label = `${operation} of ${release} (stack ${this.stack.stack.name})`;
             try {
-                const plan = await this.runLocked(
-                    operation,
-                    release,
-                    apply,
-                    edit,
-                    promotion,
-                    removal,
-                    label,
-                    async (phase) => {
-                        if (lost) throw new Error(`the stack lock was lost (${lost.message}); nothing committed`);
-                        await coordinator.advance(entry, phase);
-                    },
-                );
-                await coordinator.log({ ...base, event: "finished", detail: plan.applied ? "applied" : "not applied" });
-                await coordinator.end(entry, { result: plan.applied ? "applied" : "not-applied", plan });
+                const plan = await this.runLocked(request, entry.id, async (phase) => {
+                    if (lost) throw new Error(`the stack lock was lost (${lost.message}); nothing committed`);
+                    await coordinator.advance(entry, phase);
+                });
+                await coordinator.log({ ...base, event: "finished", detail: outcomeOf(plan) });
+                await coordinator.end(entry, { result: outcomeOf(plan), plan });
                 return plan;
             } catch (error) {
+                await coordinator.log({ ...base, event: "failed", detail: summary(error) });
                 if (error instanceof WorkerDiedError) {
                     // The worker and its processes are gone: recover now, while we hold the lock,
                     // so the next operation starts clean.
-                    await coordinator.log({ ...base, event: "failed", detail: summary(error) });
                     await this.recover(coordinator, entry);
                     throw error;
                 }
-                await coordinator.log({ ...base, event: "failed", detail: summary(error) });
                 await coordinator.end(entry, {
-                    result: error instanceof RefusedError ? "refused" : error instanceof BusyError ? "busy" : "failed",
+                    result:
+                        error instanceof RefusedError
+                            ? "refused"
+                            : error instanceof BusyError
+                              ? "busy"
+                              : error instanceof ConflictError
+                                ? "conflict"
+                                : "failed",
                     detail: summary(error),
                     plan: error instanceof RefusedError ? error.plan : undefined,
                 });
@@ -407,20 +530,18 @@ export class ReleaseManager {
      * Recovers from an operation whose process died (its journal is still there; we hold the
      * lock, so it is not running), or whose engine worker died (`ours`): proposed configs
      * removed, the backend's stale update lock cancelled, pending creates cleared by a refresh;
-     * the stack file was only ever replaced by a complete, applied config, so it is the config
-     * of record as it stands.
+     * in git mode a commit it pushed is reverted (its `up` never completed). The stack file was
+     * only ever replaced by a complete, applied config, so it is the config of record as it stands.
      */
     private async recover(coordinator: StackCoordinator, ours?: JournalEntry): Promise<void> {
         const left = ours ?? (await coordinator.readJournal());
         if (!left) return;
-        if (
-            !ours &&
-            !(left.pid === process.pid && left.hostname === os.hostname()) &&
-            (await coordinator.running(left))
-        ) {
+        const mine = left.pid === process.pid && left.hostname === os.hostname();
+        if (!ours && !mine && (await coordinator.running(left))) {
             throw new BusyError(
                 this.stack.stack.name,
                 `${left.operation} by ${left.principal} (pid ${left.pid} on ${left.hostname}) holds a journal but not the lock; stop that process or wait for it`,
+                left,
             );
         }
         const actions: string[] = [];
@@ -443,6 +564,21 @@ export class ReleaseManager {
                 "refreshed state from the cluster (pending creates cleared)",
             );
         }
+        const git = this.options.git;
+        if (git && (left.phase === "push" || left.phase === "up")) {
+            await git.sync();
+            const sha = await git.commitOfOperation(left.id);
+            if (sha !== undefined) {
+                const reverted = await this.revertPushed(
+                    sha,
+                    left.id,
+                    `${left.operation} of ${left.release} was interrupted`,
+                );
+                actions.push(
+                    `reverted ${sha.slice(0, 12)} in git (${reverted.slice(0, 12)}): its update never completed`,
+                );
+            }
+        }
         await coordinator.log({
             id: left.id,
             operation: left.operation,
@@ -454,22 +590,55 @@ export class ReleaseManager {
         await coordinator.end(left, ours ? { result: "interrupted", detail: "the engine worker died" } : undefined);
     }
 
+    /**
+     * A revert commit of `sha`, pushed: git never claims a config the cluster does not run. A
+     * push racing another one is retried on the new head.
+     */
+    private async revertPushed(sha: string, id: string, why: string): Promise<string> {
+        const git = this.options.git as GitConfigRepo;
+        const message = `Revert ${sha.slice(0, 12)}: ${why}\n\nThe update of this commit did not complete; the config of record returns to what the cluster runs.\n\nModel-Release-Id: ${id}-revert\n`;
+        for (let attempt = 1; ; attempt++) {
+            try {
+                return await git.revert(sha, { author: authorOf(this.principal), message });
+            } catch (error) {
+                if (!isGitConflict(error) || attempt >= 5) throw error;
+                await git.sync();
+            }
+        }
+    }
+
     private async runLocked(
-        operation: string,
-        release: string,
-        apply: Apply,
-        edit: (config: ops.ReleasesConfig) => ops.ReleasesConfig,
-        promotion: boolean,
-        removal: boolean,
-        label: string,
+        request: OperationRequest,
+        id: string,
         phase: (phase: JournalEntry["phase"]) => Promise<void>,
     ): Promise<OperationPlan> {
+        const { operation, release, apply, edit, promotion, removal, proposalBranch } = request;
+        const git = this.options.git;
+        const label = `${operation} of ${release} (stack ${this.stack.stack.name})`;
+        // Git mode: the clone becomes the remote branch's head, the config of record.
+        if (git) await git.sync();
         // The stack file is read once and never decrypted; the edit is previewed and applied from
-        // a proposed copy, which becomes the stack file only once the update succeeded. A refused,
-        // failed or preview-only operation leaves Pulumi.<stack>.yaml exactly as it was.
+        // a proposed copy, which becomes the stack file only once the update succeeded (file
+        // mode) or was pushed (git mode). A refused, failed or preview-only operation leaves
+        // Pulumi.<stack>.yaml exactly as it was.
         const config = this.stack.readConfig();
         const before = config.releases() as ops.ReleasesConfig;
-        const after = edit(before);
+        let after: ops.ReleasesConfig;
+        let proposedText: string;
+        if (proposalBranch !== undefined) {
+            const text = await (git as GitConfigRepo).readAt(
+                `origin/${proposalBranch}`,
+                path.basename(this.stack.configPath),
+            );
+            if (text === undefined) {
+                throw new ConflictError(`proposal ${proposalBranch} does not exist (or holds no stack file)`);
+            }
+            proposedText = text;
+            after = StackConfigFile.fromText(config.file, text, config.key).releases() as ops.ReleasesConfig;
+        } else {
+            after = edit(before);
+            proposedText = config.withReleases(after);
+        }
         const trafficBefore = this.traffic(before, release);
         const trafficAfter = removal ? [] : this.traffic(after, release);
 
@@ -495,7 +664,7 @@ export class ReleaseManager {
             }
             this.options.onEvent?.(event);
         };
-        const proposed = this.stack.writeProposed(config.withReleases(after));
+        const proposed = this.stack.writeProposed(proposedText);
         try {
             await phase("preview");
             const preview = await this.stack.run(
@@ -513,20 +682,76 @@ export class ReleaseManager {
                 applied: false,
             };
             if (drifted) plan.drift = Object.fromEntries(trafficBefore.map((r) => [r.version, live[r.version] ?? 0]));
-            this.guard(plan, removal);
+            this.guard(plan, removal === true);
+            const stackFile = path.basename(this.stack.configPath);
+            const commitOptions = (): GitCommitOptions => ({
+                author: authorOf(this.principal),
+                message: `${commitMessage({ operation, release, stack: this.stack.stack.name, trafficBefore, trafficAfter, changes: plan.changes }).trimEnd()}\nModel-Release-Id: ${id}\n`,
+            });
+            if (apply === "propose") {
+                // The edit goes to a review branch; the config of record is not touched.
+                writeFileAtomic(this.stack.configPath, proposedText);
+                const branch = `model-release/${this.stack.stack.name}/${release}/${operation}-${id.slice(0, 8)}`;
+                try {
+                    plan.proposal = await (git as GitConfigRepo).propose(branch, [stackFile], commitOptions());
+                } finally {
+                    await (git as GitConfigRepo).sync();
+                }
+                return plan;
+            }
             const approved = typeof apply === "function" ? await apply(plan) : apply;
             if (!approved) return plan;
+            let sha: string | undefined;
+            if (git) {
+                // Git mode: the reviewed edit is pushed as the caller before the cluster changes;
+                // a push rejected because someone pushed first is a conflict, never an overwrite.
+                await phase("push");
+                this.stack.commitProposed(proposed);
+                try {
+                    if (proposalBranch !== undefined) {
+                        sha = (await git.applyProposal(proposalBranch)).sha;
+                    } else {
+                        sha = await git.commit([stackFile], commitOptions()).catch((error: unknown) => {
+                            // The edit changes no config (the record already says this): nothing
+                            // to push; the update still converges the cluster to the record.
+                            if (error instanceof Error && error.name === "NothingToCommitError") return undefined;
+                            throw error;
+                        });
+                        if (sha !== undefined) await git.push();
+                    }
+                } catch (error) {
+                    await git.sync().catch(() => undefined);
+                    if (isGitConflict(error)) {
+                        throw new ConflictError(
+                            `stack ${this.stack.stack.name}: the config of record changed while this ${operation} was prepared (${(error as Error).message.split("\n")[0]}); nothing was applied, retry on the new config`,
+                        );
+                    }
+                    throw error;
+                }
+            }
             await phase("up");
-            const up = await this.stack.run(
-                "up",
-                { configFile: proposed, policyPacks: this.options.policyPacks, onEvent: this.options.onEvent },
-                `up: ${label}`,
-            );
-            if (up.result !== "succeeded") throw new Error(`update ${up.result}`);
+            try {
+                const up = await this.stack.run(
+                    "up",
+                    {
+                        configFile: git ? undefined : proposed,
+                        policyPacks: this.options.policyPacks,
+                        onEvent: this.options.onEvent,
+                    },
+                    `up: ${label}`,
+                );
+                if (up.result !== "succeeded") throw new Error(`update ${up.result}`);
+            } catch (error) {
+                if (git && sha !== undefined && !(error instanceof WorkerDiedError)) {
+                    // Git must not claim a config the cluster does not run.
+                    await this.revertPushed(sha, id, `the update of ${operation} ${release} failed`);
+                }
+                throw error;
+            }
             // The config of record becomes what the cluster now runs.
             await phase("commit");
-            this.stack.commitProposed(proposed);
-            return { ...plan, applied: true };
+            if (!git) this.stack.commitProposed(proposed);
+            return { ...plan, applied: true, ...(sha !== undefined ? { commit: sha } : {}) };
         } catch (error) {
             if (isLockError(error)) {
                 throw new BusyError(this.stack.stack.name, "the backend lock is held by another update");

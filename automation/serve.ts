@@ -10,7 +10,9 @@
  * the current one), MODEL_RELEASE_POLICY_PACK (default <project>/policies),
  * MODEL_RELEASE_MAX_STEP (1..100, default 25), MODEL_RELEASE_WORKERS (engine worker processes at
  * once, default the CPU count), MODEL_RELEASE_QUEUE (engine runs that may wait, default 4 x
- * workers; beyond that 503 with Retry-After). SIGTERM/SIGINT close the service after the running
+ * workers; beyond that 503 with Retry-After), MODEL_RELEASE_DATABASE_URL (PostgreSQL shared by
+ * replicas; password in PGPASSWORD/PGPASSFILE), MODEL_RELEASE_GIT_REMOTE and _GIT_BRANCH (the git
+ * config of record; one clone per stack under <work dir>/clones). SIGTERM/SIGINT close the service after the running
  * operations finish.
  */
 import * as fs from "node:fs";
@@ -22,7 +24,10 @@ import { AuthConfigError, Authenticator, JwtVerifier, TokenTable, legacyTokenEnt
 import { ReleaseManager } from "./releases";
 import { buildServer } from "./server";
 import { ServiceSettings, serviceSettings } from "./settings";
-import { ReleaseStack } from "./stack";
+import { ConfigRepo } from "./gitConfig";
+import { validStackName } from "./names";
+import { PostgresStore } from "./pgStore";
+import { ReleaseStack, UnknownStackError } from "./stack";
 
 /** A start-up failure naming the variable, its value and the fix. */
 class StartError extends Error {}
@@ -100,18 +105,34 @@ async function main(): Promise<void> {
     const policyPack = path.resolve(settings.policyPack);
     // Engine runs go to worker processes: operations on different stacks run at once.
     const engine = new EnginePool({ size: settings.workers, queueLimit: settings.queue });
+    // Replicas share a PostgreSQL (locks, journals, operation records) and a git remote (the
+    // config of record); a single service needs neither.
+    const store = settings.databaseUrl ? await PostgresStore.connect(settings.databaseUrl) : undefined;
+    await store?.migrate();
+    const open = async (stackName: string): Promise<ReleaseManager> => {
+        const problem = validStackName(stackName);
+        if (problem !== undefined) throw new UnknownStackError(stackName);
+        let projectDir = workDir;
+        let git: ConfigRepo | undefined;
+        if (settings.gitRemote) {
+            // One clone per stack: operations on different stacks sync their clones independently.
+            projectDir = path.join(workDir, "clones", stackName);
+            git = await ConfigRepo.open({ remote: settings.gitRemote, dir: projectDir, branch: settings.gitBranch });
+        }
+        // Existing stacks only: a request naming a stack never creates it (404 instead).
+        const stack = await ReleaseStack.open({ stackName, workDir: projectDir, envVars: {}, engine });
+        return new ReleaseManager(stack, {
+            policyPacks: [policyPack],
+            maxStep: settings.maxStep,
+            ...(store ? { coordinator: store.coordinator(stackName) } : {}),
+            ...(git ? { git } : {}),
+        });
+    };
     const managers = new Map<string, Promise<ReleaseManager>>();
     const managerFor = (stackName: string): Promise<ReleaseManager> => {
         let manager = managers.get(stackName);
         if (!manager) {
-            // Existing stacks only: a request naming a stack never creates it (404 instead).
-            manager = ReleaseStack.open({ stackName, workDir, envVars: {}, engine }).then(
-                (stack) =>
-                    new ReleaseManager(stack, {
-                        policyPacks: [policyPack],
-                        maxStep: settings.maxStep,
-                    }),
-            );
+            manager = open(stackName);
             managers.set(stackName, manager);
             // A failed open is not kept: the map holds only stacks that exist.
             manager.catch(() => managers.delete(stackName));
@@ -125,6 +146,7 @@ async function main(): Promise<void> {
         logger: { level: settings.logLevel },
         rateLimit: settings.rateLimit,
         engine,
+        ...(store ? { history: (limit: number) => store.operations({ limit }) } : {}),
     });
     if (legacy) {
         app.log.warn(
@@ -136,8 +158,9 @@ async function main(): Promise<void> {
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
         process.once(signal, () => {
             app.log.info(`${signal}: closing after ${app.operationsRunning()} running operation(s)`);
-            void app.close().then(() => {
+            void app.close().then(async () => {
                 engine.close();
+                await store?.close();
                 process.exit(0);
             });
         });

@@ -24,7 +24,7 @@ import { AuditLog, AuditRecord } from "./audit";
 import { AuthError, Authenticator, Principal, authorize } from "./auth";
 import { UnknownReleaseError } from "./operations";
 import { EngineJob, EngineQueueFullError } from "./engineWorkers";
-import { BusyError, OperationPlan, RefusedError, ReleaseManager } from "./releases";
+import { BusyError, ConflictError, OperationPlan, RefusedError, ReleaseManager } from "./releases";
 import type { RateLimitSettings } from "./settings";
 import { UnknownStackError } from "./stack";
 
@@ -88,8 +88,10 @@ export interface ServerOptions {
 
 /** The body of a preview or apply call. */
 export interface OperationBody {
-    operation: "add-candidate" | "weights" | "step" | "promote" | "rollback" | "remove";
+    operation: (typeof OPERATIONS)[number];
     version?: VersionArgs;
+    /** apply-proposal: the proposal's branch. */
+    branch?: string;
     strategy?: ReleaseArgs["strategy"];
     weights?: number[];
     points?: number;
@@ -201,7 +203,10 @@ const versionSchema = {
     },
 } as const;
 
-const OPERATIONS = ["add-candidate", "weights", "step", "promote", "rollback", "remove"] as const;
+const OPERATIONS = ["add-candidate", "weights", "step", "promote", "rollback", "remove", "apply-proposal"] as const;
+/** A proposal branch as model-release names them (model-release/<stack>/<release>/<operation>-<id>). */
+const PROPOSAL_BRANCH =
+    "^model-release/[A-Za-z0-9_.][A-Za-z0-9_.-]{0,99}/[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/[a-z-]{1,20}-[0-9a-f]{8}$";
 
 const operationSchema = {
     type: "object",
@@ -228,6 +233,11 @@ const operationSchema = {
             maximum: 100,
             description: "step: points moved to the candidate (negative: back)",
         },
+        branch: {
+            type: "string",
+            pattern: PROPOSAL_BRANCH,
+            description: "apply-proposal: the proposal's branch (from a /propose answer)",
+        },
     },
 } as const;
 
@@ -239,6 +249,7 @@ const FIELDS: Record<OperationBody["operation"], { required: string[]; optional:
     promote: { required: [], optional: [] },
     rollback: { required: [], optional: [] },
     remove: { required: [], optional: [] },
+    "apply-proposal": { required: ["branch"], optional: [] },
 };
 
 /**
@@ -319,6 +330,12 @@ const planSchema = {
         trafficBefore: { type: "array", items: trafficRow },
         trafficAfter: { type: "array", items: trafficRow },
         applied: { type: "boolean" },
+        commit: { type: "string", description: "git mode: the commit of this edit on the config of record" },
+        proposal: {
+            type: "object",
+            description: "propose: the review branch, its commit and the base it is on",
+            properties: { branch: { type: "string" }, sha: { type: "string" }, base: { type: "string" } },
+        },
     },
 } as const;
 
@@ -431,6 +448,9 @@ function classify(error: unknown, params: Partial<Params>): HttpError {
         // The message names the running operation and who runs it (no process ids or hosts).
         return new HttpError(409, "busy", error.publicMessage, error.holder ? { running: error.holder } : {});
     }
+    if (error instanceof ConflictError) {
+        return new HttpError(409, "conflict", publicText(error.message));
+    }
     if (error instanceof EngineQueueFullError) {
         return new HttpError(503, "engine_busy", error.message, { retryAfterSeconds: RETRY_AFTER_SECONDS });
     }
@@ -484,7 +504,7 @@ function runOperation(
     manager: ReleaseManager,
     release: string,
     body: OperationBody,
-    apply: boolean,
+    apply: boolean | "propose",
 ): Promise<OperationPlan> {
     switch (body.operation) {
         case "add-candidate":
@@ -499,6 +519,9 @@ function runOperation(
             return manager.rollback(release, apply);
         case "remove":
             return manager.remove(release, apply);
+        case "apply-proposal":
+            if (apply === "propose") throw new HttpError(400, "invalid", "a proposal cannot be proposed again");
+            return manager.applyProposal(release, body.branch as string, apply);
     }
 }
 
@@ -752,14 +775,27 @@ export function buildServer(options: ServerOptions): FastifyInstance & { operati
             },
         );
 
-        for (const apply of [false, true]) {
+        const modes = [
+            { route: "preview", mode: false, summary: "Plan an operation without applying it" },
+            {
+                route: "apply",
+                mode: true,
+                summary: "Plan and apply an operation (admin; operator within its grants); audited",
+            },
+            {
+                route: "propose",
+                mode: "propose",
+                summary:
+                    "Git mode: plan an operation and push its edit to a review branch instead of applying it (admin; operator within its grants); audited",
+            },
+        ] as const;
+        for (const { route, mode, summary } of modes) {
+            const apply = mode !== false;
             api.post<{ Params: Params; Body: OperationBody }>(
-                `/stacks/:stack/releases/:release/${apply ? "apply" : "preview"}`,
+                `/stacks/:stack/releases/:release/${route}`,
                 {
                     schema: {
-                        summary: apply
-                            ? "Plan and apply an operation (admin; operator within its grants); audited"
-                            : "Plan an operation without applying it",
+                        summary,
                         params: paramsSchema,
                         body: operationSchema,
                         response: {
@@ -767,7 +803,7 @@ export function buildServer(options: ServerOptions): FastifyInstance & { operati
                             ...errors({
                                 ...commonErrors,
                                 403: "the principal may not apply here (role or grants)",
-                                409: "refused by a guard rail (error refused), or another operation holds the stack (error busy, naming it); nothing was applied",
+                                409: "refused by a guard rail (refused), another operation holds the stack (busy, naming it), or the config of record changed meanwhile (conflict); nothing was applied",
                                 503: apply
                                     ? "every engine worker is busy and the queue is full (engine_busy, Retry-After), or the audit log cannot be written (audit_unavailable); nothing was applied"
                                     : "every engine worker is busy and the queue is full (engine_busy, Retry-After)",
@@ -787,6 +823,13 @@ export function buildServer(options: ServerOptions): FastifyInstance & { operati
                     // The journal and operations log name the caller, not the service.
                     const acting = (await manager()).as(principal.name);
                     if (!apply) return track(runOperation(acting, release, body, false));
+                    if (mode === "propose" && body.operation === "apply-proposal") {
+                        throw new HttpError(
+                            400,
+                            "invalid",
+                            "body/operation apply-proposal goes to /apply, not /propose",
+                        );
+                    }
 
                     try {
                         await audit.append({ ...baseRecord(request), event: "intent", request: body });
@@ -802,7 +845,7 @@ export function buildServer(options: ServerOptions): FastifyInstance & { operati
                     let plan: OperationPlan | undefined;
                     let failure: unknown;
                     try {
-                        plan = await track(runOperation(acting, release, body, true));
+                        plan = await track(runOperation(acting, release, body, mode));
                         return plan;
                     } catch (error) {
                         failure = error;
@@ -815,7 +858,13 @@ export function buildServer(options: ServerOptions): FastifyInstance & { operati
                                 ...baseRecord(request),
                                 event: "result",
                                 status: answer?.status ?? 200,
-                                result: plan ? (plan.applied ? "applied" : "not-applied") : answer?.code,
+                                result: plan
+                                    ? plan.applied
+                                        ? "applied"
+                                        : plan.proposal
+                                          ? "proposed"
+                                          : "not-applied"
+                                    : answer?.code,
                                 ...(failure !== undefined ? { reason: firstLine(failure) } : {}),
                                 ...(traffic
                                     ? { trafficBefore: traffic.trafficBefore, trafficAfter: traffic.trafficAfter }

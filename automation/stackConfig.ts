@@ -89,6 +89,11 @@ export class StackConfigFile {
         this.releasesValue = this.withPlaceholders(value) as Record<string, unknown>;
     }
 
+    /** A stack file's text as if read from `file` (a proposal's version of it, say). */
+    static fromText(file: string, text: string, key: string): StackConfigFile {
+        return new StackConfigFile(file, text, key);
+    }
+
     /** Reads the stack file; a missing file is an empty config. */
     static read(file: string, key: string): StackConfigFile {
         const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";

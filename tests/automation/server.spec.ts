@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 import { Authenticator, Grants, Role, TokenTable, sha256Hex } from "../../automation/auth";
-import { OperationPlan, RefusedError, BusyError } from "../../automation/releases";
+import { BusyError, ConflictError, OperationPlan, RefusedError } from "../../automation/releases";
 import { EngineQueueFullError } from "../../automation/engineWorkers";
 import { ServerOptions, ServiceManager, buildServer } from "../../automation/server";
 import { UnknownReleaseError } from "../../automation/operations";
@@ -57,6 +57,7 @@ function fakeManager(options: { fail?: Error; noNamespaces?: boolean } = {}): Fa
             promote: op("promote"),
             rollback: op("rollback"),
             remove: op("remove"),
+            applyProposal: op("apply-proposal"),
             as: (name: string) => build(name),
             ...(options.noNamespaces
                 ? {}
@@ -646,6 +647,67 @@ describe("HTTP service", () => {
         });
     });
 
+    describe("proposals (git mode)", () => {
+        const BRANCH = "model-release/dev/wisdom/promote-0123abcd";
+
+        it("proposes through /propose and applies a proposal through /apply, both audited", async () => {
+            const app = server();
+            let res = await app.inject(
+                apply(TOKENS.admin, { operation: "promote" }, "/stacks/dev/releases/wisdom/propose"),
+            );
+            assert.equal(res.statusCode, 200);
+            res = await app.inject(apply(TOKENS.admin, { operation: "apply-proposal", branch: BRANCH }));
+            assert.equal(res.statusCode, 200);
+            assert.deepEqual(fake.calls, [
+                'promote ["wisdom","propose"] by admin',
+                `apply-proposal ["wisdom","${BRANCH}",true] by admin`,
+            ]);
+            const audit = readAudit(auditLog);
+            assert.deepEqual(
+                audit.map((r) => [r.event, r.path]),
+                [
+                    ["intent", "/stacks/dev/releases/wisdom/propose"],
+                    ["result", "/stacks/dev/releases/wisdom/propose"],
+                    ["intent", "/stacks/dev/releases/wisdom/apply"],
+                    ["result", "/stacks/dev/releases/wisdom/apply"],
+                ],
+            );
+        });
+
+        it("refuses proposals from viewers, bad branches, and proposing a proposal", async () => {
+            const app = server();
+            let res = await app.inject(
+                apply(TOKENS.viewer, { operation: "promote" }, "/stacks/dev/releases/wisdom/propose"),
+            );
+            assert.equal(res.statusCode, 403);
+            for (const branch of ["main", "model-release/dev/wisdom/../../main", "refs/heads/x"]) {
+                res = await app.inject(apply(TOKENS.admin, { operation: "apply-proposal", branch }));
+                assert.equal(res.statusCode, 400, branch);
+            }
+            res = await app.inject(apply(TOKENS.admin, { operation: "apply-proposal" }));
+            assert.equal(res.statusCode, 400);
+            assert.match(res.json().message, /body\/branch is required/);
+            res = await app.inject(
+                apply(
+                    TOKENS.admin,
+                    { operation: "apply-proposal", branch: BRANCH },
+                    "/stacks/dev/releases/wisdom/propose",
+                ),
+            );
+            assert.equal(res.statusCode, 400);
+            assert.deepEqual(fake.calls, []);
+        });
+
+        it("answers a changed config of record with 409 conflict", async () => {
+            const res = await server({ fail: new ConflictError("the config of record changed; retry") }).inject(
+                apply(TOKENS.admin),
+            );
+            assert.equal(res.statusCode, 409);
+            assert.equal(res.json().error, "conflict");
+            assert.match(res.json().message, /retry/);
+        });
+    });
+
     describe("operations", () => {
         it("lists engine runs in flight and queued, with positions, to admins only", async () => {
             const jobs = [
@@ -688,6 +750,7 @@ describe("HTTP service", () => {
                 "/stacks/{stack}/releases/{release}",
                 "/stacks/{stack}/releases/{release}/apply",
                 "/stacks/{stack}/releases/{release}/preview",
+                "/stacks/{stack}/releases/{release}/propose",
             ]);
             const post = doc.paths["/stacks/{stack}/releases/{release}/apply"].post;
             const version = post.requestBody.content["application/json"].schema.properties.version;
