@@ -296,6 +296,34 @@ export class ConfigRepo {
     }
 
     /**
+     * Push HEAD (one commit on the synced base), never forced. When the branch moved meanwhile
+     * but none of `guarded` changed between the base and the new head (another stack's edit),
+     * the commit is replayed onto the new head and pushed again: its preview still holds, and
+     * nothing is overwritten. A change to a guarded file is a GitConflictError, as in `push`.
+     * Returns the sha pushed (a replayed commit has a new one).
+     */
+    async pushGuarded(guarded: string[], attempts = 8): Promise<string> {
+        let base = await this.revParse(this.remoteRef());
+        let ours = await this.head();
+        for (let attempt = 1; ; attempt++) {
+            try {
+                await this.pushRef(ours, this.branch, base, `push of ${short(ours)} to ${this.branch} rejected`);
+                return ours;
+            } catch (error) {
+                if (!(error instanceof GitConflictError) || attempt >= attempts) throw error;
+                const theirs = await this.revParse(this.remoteRef());
+                const changed = await this.git(["diff", "--quiet", base, theirs, "--", ...guarded], { ok: [1] });
+                if (changed.code !== 0) throw error;
+                await this.resetTo(theirs);
+                // cherry-pick keeps the commit's author and message; the committer is the service.
+                await this.git(["cherry-pick", "--allow-empty", "--keep-redundant-commits", ours]);
+                base = theirs;
+                ours = await this.head();
+            }
+        }
+    }
+
+    /**
      * Revert `sha` (a commit on the branch, e.g. one whose `pulumi up` failed) with a commit on top
      * of the remote's current head, and push it. Syncs first, so local edits are dropped. A push
      * race is retried (up to 3 times: the revert is a compensation and should land); a revert that

@@ -70,8 +70,11 @@ export interface GitConfigRepo {
     /** Fetch, then the work tree exactly as the remote branch; the head commit. */
     sync(): Promise<string>;
     commit(files: string[], options: GitCommitOptions): Promise<string>;
-    /** Pushes without force; GitConflictError when someone else pushed first. */
-    push(): Promise<void>;
+    /**
+     * Pushes without force; replays onto a head that moved by edits to other files only;
+     * GitConflictError when one of `guarded` changed. The sha pushed.
+     */
+    pushGuarded(guarded: string[]): Promise<string>;
     /** A pushed commit undoing `sha` on top of the head. */
     revert(sha: string, options: GitCommitOptions): Promise<string>;
     propose(branch: string, files: string[], options: GitCommitOptions): Promise<GitProposal>;
@@ -717,7 +720,9 @@ export class ReleaseManager {
                             if (error instanceof Error && error.name === "NothingToCommitError") return undefined;
                             throw error;
                         });
-                        if (sha !== undefined) await git.push();
+                        // Pushes to other stacks' files meanwhile are replayed onto; a change to
+                        // this stack's file or the project is a conflict.
+                        if (sha !== undefined) sha = await git.pushGuarded([stackFile, "Pulumi.yaml"]);
                     }
                 } catch (error) {
                     await git.sync().catch(() => undefined);

@@ -95,6 +95,37 @@ describe("git config of record", function () {
     const open = (name = "svc", branch?: string) =>
         ConfigRepo.open({ remote, dir: path.join(root, name), ...(branch ? { branch } : {}) });
 
+    it("pushGuarded replays onto another stack's push, and refuses one that changed a guarded file", async () => {
+        const a = await open("a");
+        const b = await open("b");
+        // b pushes an edit of another stack's file: a's push is replayed on top, not refused.
+        fs.writeFileSync(path.join(b.dir, "Pulumi.prod.yaml"), stackYaml({ v7: 100 }));
+        await b.commit(["Pulumi.prod.yaml"], { author: bob, message: "prod" });
+        const bSha = await b.pushGuarded(["Pulumi.prod.yaml", "Pulumi.yaml"]);
+        edit(a, { v1: 90, v2: 10 });
+        const first = await a.commit([STACK_FILE], { author: alice, message: "dev: 10%" });
+        const pushed = await a.pushGuarded([STACK_FILE, "Pulumi.yaml"]);
+        assert.notEqual(pushed, first, "replayed: a new commit");
+        assert.equal(remoteHead(remote), pushed);
+        assert.equal(git(remote, "rev-parse", `${pushed}^`), bSha, "on top of the other push");
+        assert.equal(
+            git(remote, "log", "-1", "--format=%an|%cn|%s", pushed),
+            `alice|${DEFAULT_COMMITTER.name}|dev: 10%`,
+        );
+        assert.equal(remoteFile(remote), stackYaml({ v1: 90, v2: 10 }));
+        assert.equal(remoteFile(remote, "main", "Pulumi.prod.yaml"), stackYaml({ v7: 100 }));
+        // b now edits the guarded file after a's push: a conflict, nothing overwritten.
+        await b.sync();
+        edit(b, { v1: 80, v2: 20 });
+        await b.commit([STACK_FILE], { author: bob, message: "dev: 20%" });
+        const bob20 = await b.pushGuarded([STACK_FILE]);
+        edit(a, { v1: 70, v2: 30 });
+        const mine = await a.commit([STACK_FILE], { author: alice, message: "dev: 30%" });
+        await assert.rejects(a.pushGuarded([STACK_FILE, "Pulumi.yaml"]), isConflict("main", mine, bob20));
+        assert.equal(remoteHead(remote), bob20);
+        assert.equal(remoteFile(remote), stackYaml({ v1: 80, v2: 20 }));
+    });
+
     it("open clones once, reopens without touching the work tree, and refuses another remote", async () => {
         const repo = await open();
         assert.equal(await repo.head(), remoteHead(remote));

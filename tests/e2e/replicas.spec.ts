@@ -140,6 +140,7 @@ describe("e2e: replicas on PostgreSQL and a git remote (real engine)", function 
     let remote: string;
     let person: string;
     let personEnv: Record<string, string>;
+    let pulumiRoot: string;
     let serviceEnv: NodeJS.ProcessEnv;
     const replicas: Replica[] = [];
     const personStacks: Record<string, ReleaseStack> = {};
@@ -158,6 +159,7 @@ describe("e2e: replicas on PostgreSQL and a git remote (real engine)", function 
     before(async function () {
         const env = await environment();
         cluster = env.cluster;
+        pulumiRoot = path.dirname(env.bin);
         pg = await startPostgres();
         store = await PostgresStore.connect(pg.url, pg.env);
         root = fs.mkdtempSync(path.join(os.tmpdir(), "model-release-replicas-"));
@@ -177,7 +179,7 @@ describe("e2e: replicas on PostgreSQL and a git remote (real engine)", function 
         // The person sets up both stacks the ordinary way: stack init, config, up, commit, push.
         for (const stack of Object.values(STACKS)) {
             await cluster.createNamespace(stack);
-            const s = await ReleaseStack.create({ stackName: stack, workDir: person, envVars: personEnv });
+            const s = await ReleaseStack.create({ stackName: stack, workDir: person, envVars: personEnv, pulumiRoot });
             await s.setReleases(
                 wisdom(stack, [
                     ["v1", 100],
@@ -301,7 +303,7 @@ describe("e2e: replicas on PostgreSQL and a git remote (real engine)", function 
     it("refuses an edit whose base moved before its push (409 conflict): nothing applied, nothing overwritten", async () => {
         const clone = path.join(root, "library");
         const repo = await ConfigRepo.open({ remote, dir: clone });
-        const stack = await ReleaseStack.open({ stackName: STACKS.b, workDir: clone, envVars: personEnv });
+        const stack = await ReleaseStack.open({ stackName: STACKS.b, workDir: clone, envVars: personEnv, pulumiRoot });
         const manager = new ReleaseManager(stack, {
             policyPacks: [POLICY_PACK],
             coordinator: store.coordinator(STACKS.b),
@@ -315,11 +317,11 @@ describe("e2e: replicas on PostgreSQL and a git remote (real engine)", function 
                 "wisdom",
                 { image: "kennethreitz/httpbin", labels: { "app.kubernetes.io/version": "v9" } },
                 async () => {
-                    // Someone else pushes after the preview and before the service's push.
+                    // Someone else pushes an edit of this stack's file after the preview and
+                    // before the service's push.
                     git(person, "pull", "--ff-only", "-q");
-                    fs.appendFileSync(path.join(person, "README.md"), "releases of record\n");
-                    git(person, "add", "README.md");
-                    git(person, "commit", "-q", "-m", "docs");
+                    fs.appendFileSync(path.join(person, `Pulumi.${STACKS.b}.yaml`), "# reviewed by Pat\n");
+                    git(person, "commit", "-q", "-am", "wisdom: reviewed");
                     git(person, "push", "-q", "origin", "main");
                     personCommit = git(person, "rev-parse", "HEAD");
                     return true;
