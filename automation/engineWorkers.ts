@@ -105,6 +105,8 @@ export interface EnginePoolOptions {
     queueLimit?: number;
     /** The worker's entry module; default engineWorkerMain next to this file. */
     entry?: string;
+    /** Workers started ahead of need, modules loaded (default 1; 0: start each on demand). */
+    spares?: number;
     /** Called when a run starts waiting or moves up the queue (position 1 = next). */
     onQueued?: (job: EngineJob) => void;
 }
@@ -124,13 +126,29 @@ export class EnginePool {
     private readonly running = new Map<string, EngineJob>();
     private readonly queue: Pending[] = [];
     private readonly children = new Set<ChildProcess>();
+    private readonly spares: { child: ChildProcess; mark: string }[] = [];
+    private readonly spareCount: number;
+    /** The environment mark of each running job's worker. */
+    private readonly marks = new Map<string, string>();
     private closed = false;
 
     constructor(private readonly options: EnginePoolOptions = {}) {
         this.size = Math.max(1, options.size ?? os.cpus().length);
         this.queueLimit = Math.max(0, options.queueLimit ?? 4 * this.size);
+        this.spareCount = Math.max(0, options.spares ?? 1);
         const ts = path.join(__dirname, "engineWorkerMain.ts");
         this.entry = options.entry ?? (fs.existsSync(ts) ? ts : path.join(__dirname, "engineWorkerMain.js"));
+    }
+
+    /** Process ids of the spare workers (started, modules loaded, waiting for a run). */
+    idle(): number[] {
+        return this.spares.map((w) => w.child.pid ?? 0);
+    }
+
+    /** Starts the spare workers now (otherwise with the first run). */
+    warm(): this {
+        this.replenish();
+        return this;
     }
 
     /** Runs and queued runs, oldest first. */
@@ -171,6 +189,7 @@ export class EnginePool {
 
     private finish(job: EngineJob): void {
         this.running.delete(job.id);
+        this.marks.delete(job.id);
         const next = this.queue.shift();
         this.queue.forEach((p, i) => {
             p.job.position = i + 1;
@@ -184,15 +203,9 @@ export class EnginePool {
         request: EngineRequest,
         onEvent?: (event: EngineEvent) => void,
     ): Promise<EngineResult> {
-        const execArgv = this.entry.endsWith(".ts") ? ["-r", "ts-node/register/transpile-only"] : [];
-        const child = fork(this.entry, [], {
-            execArgv,
-            env: { ...process.env, [WORKER_MARK]: job.id },
-            stdio: ["ignore", "inherit", "inherit", "ipc"],
-            serialization: "advanced",
-        });
-        this.children.add(child);
+        const { child, mark } = this.takeWorker();
         job.pid = child.pid;
+        this.marks.set(job.id, mark);
         return new Promise<EngineResult>((resolve, reject) => {
             let settled = false;
             child.on("message", (message: WorkerMessage) => {
@@ -216,21 +229,62 @@ export class EnginePool {
                 if (settled) return;
                 settled = true;
                 // Whatever the worker started must not outlive it.
-                killMarked(job.id);
+                killMarked(mark);
                 reject(new WorkerDiedError(job.label, child.pid, signal ? `signal ${signal}` : `exit code ${code}`));
             });
             child.send(request);
         });
     }
 
-    /** Refuses new runs and kills the running workers and their processes. */
+    /**
+     * A started worker for a run: a spare (modules already loaded: a worker takes about 2 s to
+     * start) or a new one; then a new spare is started for the next run. Each worker runs once.
+     */
+    private takeWorker(): { child: ChildProcess; mark: string } {
+        let worker = this.spares.shift();
+        while (worker && (worker.child.exitCode !== null || worker.child.signalCode !== null)) {
+            worker = this.spares.shift();
+        }
+        worker ??= this.fork();
+        // A running worker keeps this process alive until it answers.
+        worker.child.ref();
+        (worker.child as unknown as { channel?: { ref(): void } }).channel?.ref();
+        this.replenish();
+        return worker;
+    }
+
+    private replenish(): void {
+        while (!this.closed && this.spares.length < this.spareCount) this.spares.push(this.fork());
+    }
+
+    private fork(): { child: ChildProcess; mark: string } {
+        const mark = randomUUID();
+        const execArgv = this.entry.endsWith(".ts") ? ["-r", "ts-node/register/transpile-only"] : [];
+        const child = fork(this.entry, [], {
+            execArgv,
+            env: { ...process.env, [WORKER_MARK]: mark },
+            stdio: ["ignore", "inherit", "inherit", "ipc"],
+            serialization: "advanced",
+        });
+        this.children.add(child);
+        child.once("exit", () => {
+            this.children.delete(child);
+            const spare = this.spares.findIndex((w) => w.child === child);
+            if (spare >= 0) this.spares.splice(spare, 1);
+        });
+        // An idle spare must not keep the service's process alive.
+        child.unref();
+        (child as unknown as { channel?: { unref(): void } }).channel?.unref();
+        return { child, mark };
+    }
+
+    /** Refuses new runs and kills the spares, the running workers and their processes. */
     close(): void {
         this.closed = true;
-        for (const pending of this.queue.splice(0)) {
-            pending.job.state = "queued";
-        }
+        this.queue.splice(0);
         for (const child of this.children) child.kill("SIGKILL");
-        for (const job of this.running.values()) killMarked(job.id);
+        for (const { mark } of this.spares.splice(0)) killMarked(mark);
+        for (const mark of this.marks.values()) killMarked(mark);
     }
 }
 

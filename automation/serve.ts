@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     const workDir = path.resolve(settings.workDir);
     const policyPack = path.resolve(settings.policyPack);
     // Engine runs go to worker processes: operations on different stacks run at once.
-    const engine = new EnginePool({ size: settings.workers, queueLimit: settings.queue });
+    const engine = new EnginePool({ size: settings.workers, queueLimit: settings.queue }).warm();
     // Replicas share a PostgreSQL (locks, journals, operation records) and a git remote (the
     // config of record); a single service needs neither.
     const store = settings.databaseUrl ? await PostgresStore.connect(settings.databaseUrl) : undefined;

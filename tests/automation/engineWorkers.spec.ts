@@ -86,6 +86,21 @@ describe("automation/engineWorkers", () => {
         assert.ok(!pids.includes(process.pid));
     });
 
+    it("keeps a spare worker started ahead of need; a run takes it, and each worker runs once", async () => {
+        const pool = new EnginePool({ size: 1, entry, spares: 1 }).warm();
+        const [spare] = pool.idle();
+        assert.ok(spare > 0);
+        const pids: number[] = [];
+        await pool.run(request("sleep:1"), "a", (e) => pids.push((e as unknown as { pid: number }).pid));
+        assert.deepEqual(pids, [spare], "the run went to the spare");
+        const [next] = pool.idle();
+        assert.ok(next > 0 && next !== spare, "a new spare replaces it");
+        pool.close();
+        assert.deepEqual(pool.idle(), []);
+        const none = new EnginePool({ size: 1, entry, spares: 0 }).warm();
+        assert.deepEqual(none.idle(), []);
+    });
+
     it("runs up to `size` at once and queues the rest in order, with positions", async () => {
         const positions: Record<string, number[]> = {};
         const pool = new EnginePool({

@@ -20,7 +20,7 @@ import { LocalCluster } from "../../e2e/cluster";
 import { engineEnv } from "../../e2e/engine";
 import { environment } from "../../e2e/environment";
 import { LocalPostgres, startPostgres } from "../../e2e/postgres";
-import { POLICY_PACK, defaultRouteWeights } from "./helpers";
+import { POLICY_PACK, defaultRouteWeights, names } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const STACKS = { a: "replica-a", b: "replica-b" } as const;
@@ -146,6 +146,7 @@ describe("e2e: replicas on PostgreSQL and a git remote (real engine)", function 
     const personStacks: Record<string, ReleaseStack> = {};
 
     const split = async (stack: string) => (await defaultRouteWeights(cluster, stack, "wisdom")).map(([, w]) => w);
+    const deployments = (stack: string) => names(cluster, `/apis/apps/v1/namespaces/${stack}/deployments`);
     /** The release config of record: the stack file at the remote's head. */
     const recorded = (stack: string): string => git(remote, "show", `main:Pulumi.${stack}.yaml`);
 
@@ -276,7 +277,9 @@ describe("e2e: replicas on PostgreSQL and a git remote (real engine)", function 
         assert.ok(label, "the applied plan has a candidate");
         // Config of record, state and cluster agree: one candidate, at 0%.
         assert.equal((recorded(STACKS.a).match(/version"?: v[345]/g) ?? []).length, 1);
-        assert.deepEqual(await split(STACKS.a), [100, 0]);
+        // The candidate runs and gets no traffic (a 0% destination is not routed).
+        assert.deepEqual(await split(STACKS.a), [100]);
+        assert.deepEqual(await deployments(STACKS.a), ["wisdom-0", "wisdom-1"]);
         await assertAgree(STACKS.a);
     });
 
@@ -380,13 +383,15 @@ describe("e2e: replicas on PostgreSQL and a git remote (real engine)", function 
         assert.equal(git(remote, "rev-parse", "main"), mainBefore, "main is untouched by a proposal");
         assert.equal(git(remote, "rev-parse", proposal.branch), proposal.sha);
         assert.deepEqual(await split(STACKS.b), [100], "nothing applied");
+        assert.deepEqual(await deployments(STACKS.b), ["wisdom-0"]);
         assert.match(git(remote, "show", `${proposal.sha}:Pulumi.${STACKS.b}.yaml`), /version"?: v3/);
 
         const applied = await r2.post(STACKS.b, "apply", { operation: "apply-proposal", branch: proposal.branch });
         assert.equal(applied.status, 200, JSON.stringify(applied.body));
         assert.equal(applied.body.commit, proposal.sha);
         assert.equal(git(remote, "rev-parse", "main"), proposal.sha, "main fast-forwarded to the proposal");
-        assert.deepEqual(await split(STACKS.b), [100, 0]);
+        assert.deepEqual(await split(STACKS.b), [100]);
+        assert.deepEqual(await deployments(STACKS.b), ["wisdom-0", "wisdom-1"]);
         assert.match(recorded(STACKS.b), /version"?: v3/);
         await assertAgree(STACKS.b);
     });
