@@ -65,14 +65,23 @@ describe("automation/engineWorkers", () => {
     let dir: string;
     let entry: string;
 
+    const pools: EnginePool[] = [];
+    /** A pool closed after each test (its spare workers too). */
+    const newPool = (options: ConstructorParameters<typeof EnginePool>[0]) => {
+        const created = new EnginePool(options);
+        pools.push(created);
+        return created;
+    };
+
     before(() => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "engine-workers-"));
         entry = fakeWorker(dir);
     });
+    afterEach(() => pools.splice(0).forEach((p) => p.close()));
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     it("runs each request in its own process and streams its events", async () => {
-        const pool = new EnginePool({ size: 2, entry });
+        const pool = newPool({ size: 2, entry });
         const events: EngineEvent[] = [];
         const [a, b] = await Promise.all([
             pool.run(request("sleep:50"), "a", (e) => events.push(e)),
@@ -87,7 +96,7 @@ describe("automation/engineWorkers", () => {
     });
 
     it("keeps a spare worker started ahead of need; a run takes it, and each worker runs once", async () => {
-        const pool = new EnginePool({ size: 1, entry, spares: 1 }).warm();
+        const pool = newPool({ size: 1, entry, spares: 1 }).warm();
         const [spare] = pool.idle();
         assert.ok(spare > 0);
         const pids: number[] = [];
@@ -97,13 +106,13 @@ describe("automation/engineWorkers", () => {
         assert.ok(next > 0 && next !== spare, "a new spare replaces it");
         pool.close();
         assert.deepEqual(pool.idle(), []);
-        const none = new EnginePool({ size: 1, entry, spares: 0 }).warm();
+        const none = newPool({ size: 1, entry, spares: 0 }).warm();
         assert.deepEqual(none.idle(), []);
     });
 
     it("runs up to `size` at once and queues the rest in order, with positions", async () => {
         const positions: Record<string, number[]> = {};
-        const pool = new EnginePool({
+        const pool = newPool({
             size: 2,
             queueLimit: 5,
             entry,
@@ -132,7 +141,7 @@ describe("automation/engineWorkers", () => {
     });
 
     it("refuses a run at once when the queue is full", async () => {
-        const pool = new EnginePool({ size: 1, queueLimit: 1, entry });
+        const pool = newPool({ size: 1, queueLimit: 1, entry });
         const first = pool.run(request("sleep:300"), "first");
         const second = pool.run(request("sleep:10"), "second");
         await assert.rejects(pool.run(request("sleep:10"), "third"), (error: unknown) => {
@@ -144,7 +153,7 @@ describe("automation/engineWorkers", () => {
     });
 
     it("passes the worker's error with its name and message", async () => {
-        const pool = new EnginePool({ size: 1, entry });
+        const pool = newPool({ size: 1, entry });
         await assert.rejects(pool.run(request("fail"), "x"), (error: unknown) => {
             assert.ok(error instanceof WorkerRunError);
             assert.equal(error.name, "CommandError");
@@ -154,7 +163,7 @@ describe("automation/engineWorkers", () => {
     });
 
     it("reports a worker that dies, frees its slot, and kills what it started", async () => {
-        const pool = new EnginePool({ size: 1, entry });
+        const pool = newPool({ size: 1, entry });
         await assert.rejects(pool.run(request("die"), "up of stack dev"), (error: unknown) => {
             assert.ok(error instanceof WorkerDiedError);
             assert.match(error.message, /running up of stack dev died \(signal SIGKILL\)/);
