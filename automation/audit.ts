@@ -29,6 +29,8 @@ export interface AuditRecord {
     stack?: string;
     release?: string;
     operation?: string;
+    /** The operation's id in the operations log and records (result records of plans). */
+    operationId?: string;
     /** The operation's body (intent records). */
     request?: unknown;
     /** HTTP status answered (result and refused records). */

@@ -117,6 +117,8 @@ export interface PlannedStep {
 export interface OperationPlan {
     operation: string;
     release: string;
+    /** The operation's id in the journal, the operations log and records, and git trailers. */
+    operationId?: string;
     /** Change summary: create / update / delete / replace counts. */
     changes: Record<string, number>;
     steps: PlannedStep[];
@@ -678,6 +680,7 @@ export class ReleaseManager {
             const plan: OperationPlan = {
                 operation,
                 release,
+                operationId: id,
                 changes: changes(preview.changeSummary),
                 steps,
                 trafficBefore,

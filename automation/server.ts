@@ -23,7 +23,7 @@ import { ReleaseConfigError } from "../components/validate";
 import { AuditLog, AuditRecord } from "./audit";
 import { AuthError, Authenticator, Principal, authorize } from "./auth";
 import { UnknownReleaseError } from "./operations";
-import { EngineJob, EngineQueueFullError } from "./engineWorkers";
+import { EngineJob, EngineQueueFullError, WorkerDiedError } from "./engineWorkers";
 import { BusyError, ConflictError, OperationPlan, RefusedError, ReleaseManager } from "./releases";
 import type { RateLimitSettings } from "./settings";
 import { UnknownStackError } from "./stack";
@@ -319,6 +319,7 @@ const planSchema = {
     properties: {
         operation: { type: "string" },
         release: { type: "string" },
+        operationId: { type: "string" },
         changes: { type: "object", additionalProperties: { type: "integer" } },
         steps: {
             type: "array",
@@ -450,6 +451,10 @@ function classify(error: unknown, params: Partial<Params>): HttpError {
     }
     if (error instanceof ConflictError) {
         return new HttpError(409, "conflict", publicText(error.message));
+    }
+    if (error instanceof WorkerDiedError) {
+        // Not the caller's fault and nothing secret: say what happened and that it was recovered.
+        return new HttpError(500, "engine_failed", `${publicText(error.message)}; the stack was recovered, retry`);
     }
     if (error instanceof EngineQueueFullError) {
         return new HttpError(503, "engine_busy", error.message, { retryAfterSeconds: RETRY_AFTER_SECONDS });
@@ -866,6 +871,7 @@ export function buildServer(options: ServerOptions): FastifyInstance & { operati
                                           : "not-applied"
                                     : answer?.code,
                                 ...(failure !== undefined ? { reason: firstLine(failure) } : {}),
+                                ...(traffic?.operationId ? { operationId: traffic.operationId } : {}),
                                 ...(traffic
                                     ? { trafficBefore: traffic.trafficBefore, trafficAfter: traffic.trafficAfter }
                                     : {}),

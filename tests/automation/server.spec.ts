@@ -8,7 +8,7 @@ import * as path from "node:path";
 
 import { Authenticator, Grants, Role, TokenTable, sha256Hex } from "../../automation/auth";
 import { BusyError, ConflictError, OperationPlan, RefusedError } from "../../automation/releases";
-import { EngineQueueFullError } from "../../automation/engineWorkers";
+import { EngineQueueFullError, WorkerDiedError } from "../../automation/engineWorkers";
 import { ServerOptions, ServiceManager, buildServer } from "../../automation/server";
 import { UnknownReleaseError } from "../../automation/operations";
 import { UnknownStackError } from "../../automation/stack";
@@ -410,6 +410,12 @@ describe("HTTP service", () => {
             );
             assert.deepEqual(res.json().running, holder);
             assert.doesNotMatch(res.body, /4242|host-a/);
+            res = await server({
+                fail: new WorkerDiedError("up: promote of wisdom (stack dev)", 77, "signal SIGKILL"),
+            }).inject(apply(TOKENS.admin));
+            assert.equal(res.statusCode, 500);
+            assert.equal(res.json().error, "engine_failed");
+            assert.match(res.json().message, /died \(signal SIGKILL\).*the stack was recovered, retry/);
             res = await server({ fail: new EngineQueueFullError(2, 8) }).inject(apply(TOKENS.admin));
             assert.equal(res.statusCode, 503);
             assert.equal(res.json().error, "engine_busy");

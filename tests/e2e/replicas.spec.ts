@@ -246,11 +246,25 @@ describe("e2e: replicas on PostgreSQL and a git remote (real engine)", function 
             assert.match(git(remote, "log", "--format=%an|%s", "-1", commit), /^platform-admin\|promote wisdom/);
             await assertAgree(stack);
         }
+        // The operation records in PostgreSQL and each replica's audit log name the same operations.
         const ops = await store.operations({ limit: 10 });
-        assert.deepEqual(
-            ops.filter((o) => o.operation === "promote").map((o) => o.result),
-            ["applied", "applied"],
-        );
+        for (const [replica, res] of [
+            [r1, a],
+            [r2, b],
+        ] as const) {
+            const id = res.body.operationId as string;
+            const record = ops.find((o) => o.id === id);
+            assert.equal(record?.result, "applied");
+            assert.equal(record?.principal, "platform-admin");
+            const audit = fs.readFileSync(path.join(root, replica.name, "audit.log"), "utf8");
+            const result = audit
+                .trim()
+                .split("\n")
+                .map((l) => JSON.parse(l) as Record<string, unknown>)
+                .find((r) => r.event === "result" && r.operationId === id);
+            assert.equal(result?.result, "applied");
+            assert.equal(result?.who, "platform-admin");
+        }
     });
 
     it("applies exactly one of several conflicting operations on one stack; the others get 409", async () => {
