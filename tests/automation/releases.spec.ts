@@ -5,6 +5,7 @@ import * as path from "node:path";
 
 import { stringify } from "yaml";
 
+import { WorkerDiedError } from "../../automation/engineWorkers";
 import { BusyError, RefusedError, ReleaseManager } from "../../automation/releases";
 import { ReadinessUnknownError } from "../../automation/readiness";
 import { ReleaseStack } from "../../automation/stack";
@@ -109,5 +110,44 @@ describe("ReleaseManager before the engine runs", () => {
         await assert.rejects(manager.promote("wisdom", true), BusyError);
         release();
         await assert.rejects(first, RefusedError);
+    });
+});
+
+describe("ReleaseManager when the engine worker dies", () => {
+    it("reports the operation failed and recovers the stack before releasing it", async () => {
+        const base = stackDouble(twoVersions());
+        const calls: string[] = [];
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "proposed-"));
+        const stack = Object.assign(base, {
+            writeProposed: (text: string) => {
+                const file = path.join(dir, "proposed-Pulumi.dev.yaml");
+                fs.writeFileSync(file, text);
+                return file;
+            },
+            run: async (kind: string, options: { clearPendingCreates?: boolean }) => {
+                calls.push(`${kind}${options.clearPendingCreates ? " --clear-pending-creates" : ""}`);
+                if (kind === "preview") return { changeSummary: { update: 1 } };
+                if (kind === "up") throw new WorkerDiedError("up: step of wisdom (stack dev)", 4242, "signal SIGKILL");
+                return { changeSummary: {} };
+            },
+            cancelStaleUpdate: async () => void calls.push("cancel"),
+        }) as unknown as ReleaseStack;
+        const manager = new ReleaseManager(stack, { readiness: async () => true, principal: "ops@example" });
+        await assert.rejects(manager.step("wisdom", 10, true), WorkerDiedError);
+        assert.deepEqual(calls, ["preview", "up", "cancel", "refresh --clear-pending-creates"]);
+        assert.equal(manager.files.readJournal(), undefined, "recovered: no journal left");
+        const records = manager.files.records();
+        assert.deepEqual(
+            records.map((r) => r.event),
+            ["started", "failed", "recovered"],
+        );
+        assert.match(records[1].detail ?? "", /WorkerDiedError: .*died \(signal SIGKILL\)/);
+        assert.match(records[2].detail ?? "", /interrupted in up .*cancelled the interrupted update; refreshed state/);
+        // The stack file is the config of record as it was: the step was never committed.
+        assert.doesNotMatch(fs.readFileSync(stack.configPath, "utf8"), /weight: 40/);
+        // The lock is free: the next operation runs (and reaches the engine again).
+        calls.length = 0;
+        await assert.rejects(manager.step("wisdom", 10, true), WorkerDiedError);
+        assert.deepEqual(calls.slice(0, 2), ["preview", "up"]);
     });
 });
