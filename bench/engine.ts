@@ -9,6 +9,7 @@ import * as path from "node:path";
 
 import { EngineEvent, LocalWorkspace, PreviewResult, PulumiCommand, Stack, UpResult } from "@pulumi/pulumi/automation";
 
+import { EnginePool } from "../automation/engineWorkers";
 import { PROJECT, ReleaseStack, changes } from "../automation/stack";
 import { ReleasePlan } from "../components/plan";
 import { LocalCluster } from "../e2e/cluster";
@@ -47,11 +48,21 @@ export async function startEngine(): Promise<EngineContext> {
     };
 }
 
-/** A stack of this project (the ModelRelease program, config-driven). */
-export function componentStack(ctx: EngineContext, stackName: string): Promise<ReleaseStack> {
+/**
+ * A stack of this project (the ModelRelease program, config-driven). `engine`: run `run()`s in
+ * its worker processes; `envVars`: added to the engine environment (e.g. another backend).
+ */
+export function componentStack(
+    ctx: EngineContext,
+    stackName: string,
+    extra: { engine?: EnginePool; envVars?: Record<string, string> } = {},
+): Promise<ReleaseStack> {
+    const options = localStackOptions(ctx.bin, ctx.cluster.kubeconfig, stackName, ctx.backendDir);
     return ReleaseStack.create({
-        ...localStackOptions(ctx.bin, ctx.cluster.kubeconfig, stackName, ctx.backendDir),
+        ...options,
+        envVars: { ...options.envVars, ...extra.envVars },
         workDir: path.join(ctx.backendDir, stackName),
+        engine: extra.engine,
     });
 }
 

@@ -31,7 +31,7 @@ export interface PolicyRow {
     ratio: number;
 }
 
-function expectCreates(result: PreviewResult, creates: number, what: string): void {
+export function expectCreates(result: PreviewResult, creates: number, what: string): void {
     const counts = changeCounts(result);
     if (counts.create !== creates || Object.keys(counts).length !== 1) {
         throw new Error(`${what}: expected ${creates} creates, got ${JSON.stringify(counts)}\n${result.stdout}`);
@@ -39,7 +39,7 @@ function expectCreates(result: PreviewResult, creates: number, what: string): vo
 }
 
 /** Runs each measurement `runs` times, in turn, after a warm-up of each; samples per measurement. */
-async function alternate(runs: number, ...measurements: (() => Promise<number>)[]): Promise<number[][]> {
+export async function alternate(runs: number, ...measurements: (() => Promise<number>)[]): Promise<number[][]> {
     for (const measure of measurements) await measure();
     const samples = measurements.map((): number[] => []);
     for (let i = 0; i < runs; i++) {

@@ -5,7 +5,8 @@ import type { FootprintRow } from "./footprint";
 import type { MockRow } from "./mockCost";
 import type { PromotionResult } from "./promotion";
 import type { PolicyRow, PreviewRow } from "./preview";
-import { TargetCheck, checkAtMost, fixed, markdownTable, perResourceGrowth, spread } from "./stats";
+import type { ScaleOutResult } from "./scaleOut";
+import { Summary, TargetCheck, checkAtMost, fixed, markdownTable, perResourceGrowth, spread } from "./stats";
 
 export interface BenchResults {
     date: string;
@@ -17,6 +18,7 @@ export interface BenchResults {
     policy?: PolicyRow[];
     promotion?: PromotionResult;
     footprint?: FootprintRow[];
+    scaleout?: ScaleOutResult;
 }
 
 export const TARGETS = {
@@ -26,6 +28,10 @@ export const TARGETS = {
     policyRatio: 1.25,
     promotionRatio: 1.5,
     replaces: 0,
+    /** Milliseconds an operation on one stack may slow down while another stack's update waits. */
+    isolationExtraMs: 2000,
+    /** This pack's preview vs. a pack of one no-op rule: what its rules cost. */
+    noopPackRatio: 1.15,
 } as const;
 
 /** Every target of the issue, checked against the results that were measured. */
@@ -57,6 +63,15 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     if (r.footprint) {
         const replaces = r.footprint.reduce((sum, f) => sum + f.replace, 0);
         checks.push(checkAtMost("replaces in the seed flows", replaces, TARGETS.replaces));
+    }
+    if (r.scaleout) {
+        const { isolation, pack } = r.scaleout;
+        checks.push(checkAtMost("isolation extra latency, ms", isolation.extraMs, TARGETS.isolationExtraMs));
+        for (const p of pack) {
+            checks.push(
+                checkAtMost(`policy pack vs no-op pack, ${p.releases} releases`, p.ratio, TARGETS.noopPackRatio),
+            );
+        }
     }
     return checks;
 }
@@ -191,5 +206,56 @@ export function markdownReport(r: BenchResults): string {
             ),
         );
     }
+    if (r.scaleout) out.push("", ...scaleOutReport(r.scaleout));
     return out.join("\n") + "\n";
+}
+
+/** Section 6: isolation, throughput, state backend, and the policy pack against a no-op pack. */
+function scaleOutReport(s: ScaleOutResult): string[] {
+    const sec = (summary: Summary) => spread(summary, 2, 1 / 1000);
+    const { isolation: i, throughput: t, backend: b } = s;
+    return [
+        "### 6. Scale-out (seconds)",
+        "",
+        `Isolation: ${i.operation} on stack B, alone and while stack A's update waits ${i.waitSeconds} s for a ` +
+            `candidate that never becomes Ready (engine pool of ${i.poolSize} workers).`,
+        "",
+        markdownTable(
+            ["B alone", "B while A waits", "extra (ms)", "A's operation (to its timeout)"],
+            [[sec(i.alone), sec(i.duringA), fixed(i.extraMs, 0), sec(i.blocked)]],
+        ),
+        "",
+        `Throughput: ${t.stacks} promotions on ${t.stacks} stacks through one engine pool of ${t.poolSize} ` +
+            `workers on ${t.cpus} CPUs.`,
+        "",
+        markdownTable(
+            ["one after another", "all at once", "ratio"],
+            [[sec(t.serial), sec(t.concurrent), fixed(t.ratio)]],
+        ),
+        "",
+        "State backend: a seed 000 weights edit, PostgreSQL vs. `file://`.",
+        "",
+        markdownTable(
+            ["run", "PostgreSQL", "file://", "ratio"],
+            [
+                ["preview", sec(b.preview.postgres), sec(b.preview.file), fixed(b.preview.ratio)],
+                ["up", sec(b.up.postgres), sec(b.up.file), fixed(b.up.ratio)],
+            ],
+        ),
+        "",
+        "Policy pack: preview of new stacks with this pack, with a pack of one no-op rule, and without a pack.",
+        "",
+        markdownTable(
+            ["releases", "resources", "the pack", "no-op pack", "no pack", "pack / no-op", "pack / no pack"],
+            s.pack.map((p) => [
+                String(p.releases),
+                String(p.resources),
+                sec(p.withPack),
+                sec(p.noopPack),
+                sec(p.withoutPack),
+                fixed(p.ratio),
+                fixed(p.noPackRatio),
+            ]),
+        ),
+    ];
 }

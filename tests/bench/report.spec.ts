@@ -2,12 +2,45 @@ import * as assert from "node:assert/strict";
 
 import type { PolicyRow } from "../../bench/preview";
 import { BenchResults, checkTargets, markdownReport, overheadSlope } from "../../bench/report";
+import type { PackRow, ScaleOutResult } from "../../bench/scaleOut";
 import { Summary } from "../../bench/stats";
 
 const s = (median: number): Summary => ({ runs: 3, median, min: median * 0.9, max: median * 1.1 });
 
 function policyRow(releases: number, resources: number, withMs: number, withoutMs: number): PolicyRow {
     return { releases, resources, withPack: s(withMs), withoutPack: s(withoutMs), ratio: withMs / withoutMs };
+}
+
+function packRow(releases: number, withMs: number, noopMs: number, withoutMs: number): PackRow {
+    return {
+        releases,
+        resources: releases * 7 + 1,
+        withPack: s(withMs),
+        noopPack: s(noopMs),
+        withoutPack: s(withoutMs),
+        ratio: withMs / noopMs,
+        noPackRatio: withMs / withoutMs,
+    };
+}
+
+function scaleout(): ScaleOutResult {
+    return {
+        isolation: {
+            operation: "weights",
+            poolSize: 2,
+            waitSeconds: 60,
+            alone: s(6000),
+            duringA: s(8500),
+            extraMs: 2500,
+            blocked: s(64000),
+        },
+        throughput: { stacks: 8, cpus: 2, poolSize: 2, serial: s(60000), concurrent: s(40000), ratio: 1.5 },
+        backend: {
+            preview: { postgres: s(3300), file: s(3000), ratio: 1.1 },
+            up: { postgres: s(4800), file: s(4000), ratio: 1.2 },
+        },
+        pack: [packRow(10, 4000, 3600, 2000), packRow(50, 11000, 10000, 7000)],
+    };
 }
 
 function results(): BenchResults {
@@ -70,6 +103,7 @@ function results(): BenchResults {
                 upMs: 1,
             },
         ],
+        scaleout: scaleout(),
     };
 }
 
@@ -85,7 +119,30 @@ describe("bench report", () => {
             "policy pack ratio, 50 releases": true,
             "promotion up / no-op up": false,
             "replaces in the seed flows": false,
+            "isolation extra latency, ms": false,
+            "policy pack vs no-op pack, 10 releases": true,
+            "policy pack vs no-op pack, 50 releases": true,
         });
+    });
+
+    it("checks the scale-out targets at their limits: 2000 ms extra latency, pack / no-op pack 1.15", () => {
+        const r: BenchResults = { ...results(), scaleout: scaleout() };
+        delete r.mocks;
+        delete r.preview;
+        delete r.policy;
+        delete r.promotion;
+        delete r.footprint;
+        const so = r.scaleout as ScaleOutResult;
+        so.isolation.extraMs = 2000;
+        so.pack = [packRow(10, 1150, 1000, 500), packRow(50, 1160, 1000, 500)];
+        assert.deepEqual(
+            checkTargets(r).map((c) => [c.name, c.value, c.limit, c.met]),
+            [
+                ["isolation extra latency, ms", 2000, 2000, true],
+                ["policy pack vs no-op pack, 10 releases", 1.15, 1.15, true],
+                ["policy pack vs no-op pack, 50 releases", 1.16, 1.15, false],
+            ],
+        );
     });
 
     it("checks nothing that was not measured", () => {
@@ -95,6 +152,7 @@ describe("bench report", () => {
         delete r.policy;
         delete r.promotion;
         delete r.footprint;
+        delete r.scaleout;
         assert.deepEqual(checkTargets(r), []);
     });
 
@@ -108,7 +166,7 @@ describe("bench report", () => {
 
     it("renders a section per benchmark, marks misses and lists no-op changes", () => {
         const md = markdownReport(results());
-        for (const heading of ["### Targets", "### 1.", "### 2.", "### 3.", "### 4.", "### 5."]) {
+        for (const heading of ["### Targets", "### 1.", "### 2.", "### 3.", "### 4.", "### 5.", "### 6."]) {
             assert.ok(md.includes(heading), heading);
         }
         assert.match(md, /\| promotion up \/ no-op up \| 2\.00 \| 1\.50 \| \*\*missed\*\* \|/);
@@ -117,5 +175,26 @@ describe("bench report", () => {
             /\| 4\.00 \(3\.60–4\.40\) \| 2\.00 \(1\.80–2\.20\) \| 2\.00 \| \{update:3,delete:2\} \| \{\} \{"update":1\} \|/,
         );
         assert.match(md, /Medians of 3 runs \(mocks\) and 5 runs \(engine\)/);
+    });
+
+    it("renders the scale-out section: isolation, throughput, backend and pack tables, in seconds", () => {
+        const md = markdownReport(results());
+        const section = md.slice(md.indexOf("### 6. Scale-out"));
+        assert.match(section, /while stack A's update waits 60 s .*engine pool of 2 workers/);
+        assert.match(
+            section,
+            /\| 6\.00 \(5\.40–6\.60\) \| 8\.50 \(7\.65–9\.35\) \| 2500 \| 64\.00 \(57\.60–70\.40\) \|/,
+        );
+        assert.match(section, /8 promotions on 8 stacks through one engine pool of 2 workers on 2 CPUs/);
+        assert.match(section, /\| 60\.00 \(54\.00–66\.00\) \| 40\.00 \(36\.00–44\.00\) \| 1\.50 \|/);
+        assert.match(section, /\| preview \| 3\.30 \(2\.97–3\.63\) \| 3\.00 \(2\.70–3\.30\) \| 1\.10 \|/);
+        assert.match(section, /\| up \| 4\.80 \(4\.32–5\.28\) \| 4\.00 \(3\.60–4\.40\) \| 1\.20 \|/);
+        assert.match(
+            section,
+            /\| 10 \| 71 \| 4\.00 \(3\.60–4\.40\) \| 3\.60 \(3\.24–3\.96\) \| 2\.00 \(1\.80–2\.20\) \| 1\.11 \| 2\.00 \|/,
+        );
+        assert.match(section, /\| 50 \| 351 \| 11\.00 .* \| 1\.10 \| 1\.57 \|/);
+        assert.match(md, /\| isolation extra latency, ms \| 2500\.00 \| 2000\.00 \| \*\*missed\*\* \|/);
+        assert.match(md, /\| policy pack vs no-op pack, 10 releases \| 1\.11 \| 1\.15 \| met \|/);
     });
 });
