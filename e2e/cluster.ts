@@ -69,18 +69,23 @@ export class LocalCluster {
 
     /** Starts etcd and kube-apiserver from `bin`, waits until ready and installs the CRDs. */
     static async start(bin: string, options: { crds?: boolean } = {}): Promise<LocalCluster> {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "model-release-cluster-"));
-        const cluster = new LocalCluster(dir, await freePort(), await freePort(), await freePort(), bin);
-        try {
-            await cluster.boot();
-            if (options.crds ?? true) {
-                await cluster.installCrds();
+        for (let attempt = 1; ; attempt++) {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "model-release-cluster-"));
+            const cluster = new LocalCluster(dir, await freePort(), await freePort(), await freePort(), bin);
+            try {
+                await cluster.boot();
+                if (options.crds ?? true) {
+                    await cluster.installCrds();
+                }
+                return cluster;
+            } catch (error) {
+                await cluster.stop();
+                // A free port can be taken by another process (a parallel test file) before our
+                // server binds it: start again on new ports.
+                if (attempt < 3 && /address already in use/.test(String(error))) continue;
+                throw error;
             }
-        } catch (error) {
-            await cluster.stop();
-            throw error;
         }
-        return cluster;
     }
 
     private spawnLogged(name: string, args: string[]): ChildProcess {

@@ -71,7 +71,18 @@ class Replica {
         readonly output: string[],
     ) {}
 
+    /** Starts a replica; a port taken meanwhile by another process is retried on a new one. */
     static async start(name: string, root: string, env: NodeJS.ProcessEnv): Promise<Replica> {
+        for (let attempt = 1; ; attempt++) {
+            try {
+                return await Replica.startOnce(name, root, env);
+            } catch (error) {
+                if (attempt >= 3 || !/EADDRINUSE/.test(String(error))) throw error;
+            }
+        }
+    }
+
+    private static async startOnce(name: string, root: string, env: NodeJS.ProcessEnv): Promise<Replica> {
         const dir = path.join(root, name);
         fs.mkdirSync(dir, { recursive: true });
         const port = await freePort();
