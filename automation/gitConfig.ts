@@ -426,6 +426,15 @@ export class ConfigRepo {
     }
 
     /** A file's text at `ref` (e.g. `origin/<proposal>`), or undefined if the ref or the file is absent. */
+    /**
+     * The text of `file` at the remote branch's head, fetched now, without touching the work
+     * tree (reads outside the stack's lock: an operation may be using the work tree).
+     */
+    async readRecorded(file: string): Promise<string | undefined> {
+        await this.git(["fetch", "--no-tags", "origin"]);
+        return this.readAt(this.remoteRef(), file);
+    }
+
     async readAt(ref: string, file: string): Promise<string | undefined> {
         if (ref.startsWith("-")) throw new GitError("git rev-parse", `bad ref ${ref}`);
         const blob = await this.git(["rev-parse", "-q", "--verify", `${ref}:${file}`], { ok: [1, 128] });

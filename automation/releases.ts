@@ -29,7 +29,7 @@ import {
     readVirtualService,
 } from "./readiness";
 import { authorOf, commitMessage } from "./gitConfig";
-import { ReleaseStack, changes } from "./stack";
+import { PROJECT, ReleaseStack, changes } from "./stack";
 import { StackConfigFile, writeFileAtomic } from "./stackConfig";
 
 export { ReadinessProbe, WorkloadKind };
@@ -82,6 +82,8 @@ export interface GitConfigRepo {
     applyProposal(branch: string): Promise<{ sha: string; base: string }>;
     /** A file's text at a ref (undefined if absent). */
     readAt(ref: string, file: string): Promise<string | undefined>;
+    /** A file's text at the remote branch's head, fetched now; the work tree is not touched. */
+    readRecorded(file: string): Promise<string | undefined>;
     /** The commit on the remote branch carrying `Model-Release-Id: <id>`, unless already reverted. */
     commitOfOperation(id: string): Promise<string | undefined>;
 }
@@ -307,7 +309,7 @@ export class ReleaseManager {
      * release is an error, nothing is created.
      */
     async status(release: string): Promise<ReleaseStatus> {
-        const config = (await this.stack.releases()) as ops.ReleasesConfig;
+        const config = (await this.recordedReleases()) as ops.ReleasesConfig;
         ops.releaseOf(config, release);
         const { resolved, kind } = this.resolve(config, release);
         const { traffic } = planRelease(resolved);
@@ -352,9 +354,21 @@ export class ReleaseManager {
         }
     }
 
+    /**
+     * The releases of the config of record, for reads outside the lock: in git mode the remote
+     * branch's head (another replica may have changed it), else the stack file.
+     */
+    private async recordedReleases(): Promise<Record<string, unknown>> {
+        const git = this.options.git;
+        if (!git) return this.stack.releases();
+        const file = this.stack.configPath;
+        const text = (await git.readRecorded(path.basename(file))) ?? "";
+        return StackConfigFile.fromText(file, text, `${PROJECT}:releases`).releases();
+    }
+
     /** The namespace of a configured release (for authorization); undefined if there is none. */
     async namespaceOf(release: string): Promise<string | undefined> {
-        const config = (await this.stack.releases()) as ops.ReleasesConfig;
+        const config = (await this.recordedReleases()) as ops.ReleasesConfig;
         if (!Object.hasOwn(config, release)) return undefined;
         return this.resolve(config, release).resolved.namespace;
     }

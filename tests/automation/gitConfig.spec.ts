@@ -126,6 +126,18 @@ describe("git config of record", function () {
         assert.equal(remoteFile(remote), stackYaml({ v1: 80, v2: 20 }));
     });
 
+    it("readRecorded reads the remote head's file without touching the work tree", async () => {
+        const reader = await open("reader");
+        const writer = await open("writer");
+        edit(reader, { v1: 10 });
+        edit(writer, { v1: 60, v2: 40 });
+        await writer.commit([STACK_FILE], { author: bob, message: "dev: 40%" });
+        await writer.pushGuarded([STACK_FILE]);
+        assert.equal(await reader.readRecorded(STACK_FILE), stackYaml({ v1: 60, v2: 40 }));
+        assert.equal(fs.readFileSync(path.join(reader.dir, STACK_FILE), "utf8"), stackYaml({ v1: 10 }));
+        assert.equal(await reader.readRecorded("Pulumi.none.yaml"), undefined);
+    });
+
     it("open clones once, reopens without touching the work tree, and refuses another remote", async () => {
         const repo = await open();
         assert.equal(await repo.head(), remoteHead(remote));

@@ -257,6 +257,9 @@ describe("e2e: replicas on PostgreSQL and a git remote (real engine)", function 
             assert.match(git(remote, "log", "--format=%an|%s", "-1", commit), /^platform-admin\|promote wisdom/);
             await assertAgree(stack);
         }
+        // r1 reads stack b (its clone of b is made now; later edits by r2 make it stale).
+        const seen = await fetch(`${r1.url}/stacks/${STACKS.b}/releases/wisdom`, { headers: r1.headers });
+        assert.equal(seen.status, 200);
         // The operation records in PostgreSQL and each replica's audit log name the same operations.
         const ops = await store.operations({ limit: 10 });
         for (const [replica, res] of [
@@ -392,6 +395,8 @@ describe("e2e: replicas on PostgreSQL and a git remote (real engine)", function 
         assert.match(git(remote, "log", "--format=%s", "-3", "main"), new RegExp(`Revert ${pushed.slice(0, 12)}`));
         assert.deepEqual(await split(STACKS.a), [25, 75]);
         await assertAgree(STACKS.a);
+        // The killed replica comes back on its old clones (stale by now) and serves again.
+        replicas[0] = await Replica.start("r1", root, serviceEnv);
     });
 
     it("proposes an edit on a review branch, then applies it by fast-forward", async () => {
@@ -418,6 +423,15 @@ describe("e2e: replicas on PostgreSQL and a git remote (real engine)", function 
         assert.deepEqual(await split(STACKS.b), [100]);
         assert.deepEqual(await deployments(STACKS.b), ["wisdom-0", "wisdom-1"]);
         assert.match(recorded(STACKS.b), /version"?: v3/);
+        // The other (restarted) replica's status reads the config of record, not its stale clone.
+        const status = await fetch(`${replicas[0].url}/stacks/${STACKS.b}/releases/wisdom`, {
+            headers: replicas[0].headers,
+        });
+        const traffic = ((await status.json()) as { traffic: { percent: number }[] }).traffic;
+        assert.deepEqual(
+            traffic.map((r) => r.percent),
+            [100, 0],
+        );
         await assertAgree(STACKS.b);
     });
 });
