@@ -447,7 +447,17 @@ function classify(error: unknown, params: Partial<Params>): HttpError {
     }
     if (error instanceof BusyError) {
         // The message names the running operation and who runs it (no process ids or hosts).
-        return new HttpError(409, "busy", error.publicMessage, error.holder ? { running: error.holder } : {});
+        const h = error.holder;
+        const running = h
+            ? {
+                  operation: h.operation,
+                  release: h.release,
+                  principal: h.principal,
+                  startedAt: h.startedAt,
+                  ...(h.phase ? { phase: h.phase } : {}),
+              }
+            : undefined;
+        return new HttpError(409, "busy", error.publicMessage, running ? { running } : {});
     }
     if (error instanceof ConflictError) {
         return new HttpError(409, "conflict", publicText(error.message));

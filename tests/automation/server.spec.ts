@@ -400,7 +400,10 @@ describe("HTTP service", () => {
                 phase: "up",
             };
             res = await server({
-                fail: new BusyError("dev", "promote by x (pid 4242 on host-a)", holder),
+                fail: new BusyError("dev", "promote by x (pid 4242 on host-a)", {
+                    ...holder,
+                    ...{ pid: 4242, hostname: "host-a" },
+                }),
             }).inject(apply(TOKENS.admin));
             assert.equal(res.statusCode, 409);
             assert.equal(res.json().error, "busy");
