@@ -22,28 +22,14 @@ async function run(request: EngineRequest): Promise<EngineResult> {
               void send({ type: "event", event });
           }
         : undefined;
-    const options = {
+    // The worker's stack has no engine pool: run() executes in this process.
+    return stack.run(request.kind, {
         configFile: request.configFile,
         policyPacks: request.policyPacks,
         policyPackConfigs: request.policyPackConfigs,
+        clearPendingCreates: request.clearPendingCreates,
         onEvent,
-    };
-    switch (request.kind) {
-        case "preview": {
-            const preview = await stack.preview(options);
-            return { changeSummary: preview.changeSummary };
-        }
-        case "up": {
-            const up = await stack.up(options);
-            return { changeSummary: up.summary.resourceChanges ?? {}, result: up.summary.result };
-        }
-        case "refresh":
-            await stack.refresh({ clearPendingCreates: request.clearPendingCreates });
-            return { changeSummary: {} };
-        case "destroy":
-            await stack.destroy();
-            return { changeSummary: {} };
-    }
+    });
 }
 
 process.once("message", (request: EngineRequest) => {

@@ -152,16 +152,7 @@ export class StackFiles {
 
     /** Starts a journal for an operation. */
     begin(operation: string, release: string, principal: string): JournalEntry {
-        const entry: JournalEntry = {
-            id: randomUUID(),
-            operation,
-            release,
-            principal,
-            pid: process.pid,
-            hostname: os.hostname(),
-            startedAt: new Date().toISOString(),
-            phase: "edit",
-        };
+        const entry = newJournalEntry(operation, release, principal);
         this.writeJournal(entry);
         return entry;
     }
@@ -205,6 +196,20 @@ export class StackFiles {
             .filter((l) => l.trim() !== "")
             .map((l) => JSON.parse(l) as OperationRecord);
     }
+}
+
+/** The journal of an operation this process starts now, in its first phase. */
+export function newJournalEntry(operation: string, release: string, principal: string): JournalEntry {
+    return {
+        id: randomUUID(),
+        operation,
+        release,
+        principal,
+        pid: process.pid,
+        hostname: os.hostname(),
+        startedAt: new Date().toISOString(),
+        phase: "edit",
+    };
 }
 
 /** Whether a process is alive; one on another host cannot be checked and counts as alive. */

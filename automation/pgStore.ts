@@ -16,13 +16,12 @@
  * The password comes from PGPASSWORD (in the env given, else the process's) and never from the
  * URL: it is never logged and never part of a message.
  */
-import { randomUUID } from "node:crypto";
 import * as os from "node:os";
 
 import { Client, ClientConfig, Pool, PoolClient } from "pg";
 
 import { OperationOutcome, StackCoordinator } from "./coordination";
-import { JournalEntry, LockBusyError, OperationRecord, Phase } from "./journal";
+import { JournalEntry, LockBusyError, OperationRecord, Phase, newJournalEntry } from "./journal";
 
 /** Every how often the lock connection is checked (ms), and how long an answer may take. */
 const HEARTBEAT_MS = 5_000;
@@ -454,16 +453,7 @@ class PostgresCoordinator implements StackCoordinator {
     }
 
     async begin(operation: string, release: string, principal: string): Promise<JournalEntry> {
-        const entry: JournalEntry = {
-            id: randomUUID(),
-            operation,
-            release,
-            principal,
-            pid: process.pid,
-            hostname: os.hostname(),
-            startedAt: new Date().toISOString(),
-            phase: "edit",
-        };
+        const entry = newJournalEntry(operation, release, principal);
         await this.store.transaction(async (client) => {
             const inserted = await client.query(
                 `INSERT INTO model_release_journal (stack, id, operation, release, principal, pid, hostname, started_at, phase)

@@ -32,7 +32,8 @@ export interface KubeResponse<T = unknown> {
     body: T;
 }
 
-async function freePort(): Promise<number> {
+/** A free loopback port (another process may take it before it is bound: callers retry). */
+export async function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
         const server = net.createServer();
         server.unref();

@@ -9,27 +9,16 @@
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+
+import { freePort } from "./cluster";
 
 import { Client } from "pg";
 
 const INSTALL_HINT = "bash scripts/postgres.sh --install";
 const SUPERUSER = "model_release";
 const DATABASE = "model_release";
-
-async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.unref();
-        server.on("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const address = server.address() as net.AddressInfo;
-            server.close(() => resolve(address.port));
-        });
-    });
-}
 
 function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, ms));

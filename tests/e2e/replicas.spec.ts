@@ -7,7 +7,6 @@
 import * as assert from "node:assert/strict";
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 
@@ -16,7 +15,7 @@ import { ConfigRepo } from "../../automation/gitConfig";
 import { PostgresStore } from "../../automation/pgStore";
 import { ConflictError, ReleaseManager } from "../../automation/releases";
 import { ReleaseStack, changes } from "../../automation/stack";
-import { LocalCluster } from "../../e2e/cluster";
+import { LocalCluster, freePort } from "../../e2e/cluster";
 import { engineEnv } from "../../e2e/engine";
 import { environment } from "../../e2e/environment";
 import { LocalPostgres, startPostgres } from "../../e2e/postgres";
@@ -49,17 +48,6 @@ function git(dir: string, ...args: string[]): string {
         encoding: "utf8",
         env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" },
     }).trim();
-}
-
-async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.on("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as net.AddressInfo;
-            server.close(() => resolve(port));
-        });
-    });
 }
 
 /** One service replica: `npm run serve` in its own process group (kill -9 takes its workers). */
