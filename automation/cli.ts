@@ -28,8 +28,11 @@ import { validReleaseName, validStackName } from "./names";
 import { Apply, BusyError, OperationPlan, RefusedError, ReleaseManager } from "./releases";
 import { ReleaseStack, UnknownStackError } from "./stack";
 import type { ReleaseStatus } from "./releases";
+import { RolloutRefusedError, RolloutStateError } from "./rollout";
+import { rolloutCommand } from "./rolloutCli";
+import { RolloutExistsError } from "./rolloutJobs";
 
-const COMMANDS = ["status", "add-candidate", "weights", "step", "promote", "rollback", "remove"] as const;
+const COMMANDS = ["status", "add-candidate", "weights", "step", "promote", "rollback", "remove", "rollout"] as const;
 type Command = (typeof COMMANDS)[number];
 
 type FlagName =
@@ -46,6 +49,9 @@ type FlagName =
     | "work-dir"
     | "policy-pack"
     | "max-step"
+    | "prometheus-url"
+    | "cancel"
+    | "promote"
     | "help";
 
 interface FlagSpec {
@@ -71,6 +77,12 @@ const FLAGS: Record<FlagName, FlagSpec> = {
     "work-dir": { value: "DIR", help: "project directory (default: the current directory)" },
     "policy-pack": { value: "DIR", help: "policy pack directory (default: <work-dir>/policies if present)" },
     "max-step": { value: "N", help: "largest move of one operation in points, 1 to 100 (default 25)" },
+    "prometheus-url": {
+        value: "URL",
+        help: "Prometheus for checks of rollouts that set no prometheusUrl (default $MODEL_RELEASE_PROMETHEUS_URL)",
+    },
+    cancel: { help: "cancel the release's active rollout: traffic back on the primary" },
+    promote: { help: "promote the release's rollout holding at its last step (onSuccess: hold)" },
     help: { short: "h", help: "show this help" },
 };
 
@@ -117,9 +129,15 @@ const COMMAND_SPECS: Record<Command, CommandSpec> = {
         flags: OPERATION,
     },
     remove: { summary: "Removes the release; its objects are deleted.", flags: OPERATION },
+    rollout: {
+        summary:
+            "Runs the release's configured rollout (steps, checks, rollback) in the foreground, or resumes it; --cancel, --promote act on it.",
+        flags: [...TARGET, "policy-pack", "max-step", "prometheus-url", "cancel", "promote"],
+    },
 };
 
-const EXIT_CODES = "exit codes: 0 done, 1 failed, 2 usage or invalid input, 3 refused by a guard rail, 4 busy";
+const EXIT_CODES =
+    "exit codes: 0 done, 1 failed, 2 usage or invalid input, 3 refused by a guard rail, 4 busy (rollout: 0 promoted or holding, 3 rolled back or cancelled, 4 driven by another process)";
 
 function isCommand(name: string): name is Command {
     return (COMMANDS as readonly string[]).includes(name);
@@ -194,6 +212,10 @@ export interface ParsedArgs {
     maxStep?: number;
     version: VersionArgs;
     strategy?: Strategy;
+    /** rollout: the Prometheus of checks that name none. */
+    prometheusUrl?: string;
+    /** rollout: cancel or promote the active rollout instead of running it. */
+    rolloutAction?: "cancel" | "promote";
 }
 
 /** What the command line asks for: usage text, or an operation. */
@@ -414,7 +436,9 @@ export function parseArgs(argv: string[], cwd = process.cwd()): Invocation {
     };
 
     const stack = text("stack");
-    const release = text("release");
+    // `model-release rollout wisdom` names the release as the argument too.
+    let release = text("release");
+    if (command === "rollout" && release === undefined && rest.length === 1) release = rest.splice(0, 1)[0];
     if (stack === undefined) throw new UsageError("--stack is required", hint);
     if (release === undefined) throw new UsageError("--release is required", hint);
     const stackProblem = validStackName(stack);
@@ -456,6 +480,17 @@ export function parseArgs(argv: string[], cwd = process.cwd()): Invocation {
             throw new UsageError(`--max-step must be a whole number from 1 to 100, got ${show(maxStepText)}`, hint);
         }
     }
+    const prometheusUrl = text("prometheus-url");
+    if (prometheusUrl !== undefined && !/^https?:\/\/[^/@\s]+/.test(prometheusUrl)) {
+        throw new UsageError(
+            `--prometheus-url must be an http(s) URL without credentials, got ${show(prometheusUrl)}`,
+            hint,
+        );
+    }
+    if (values.cancel === true && values.promote === true) {
+        throw new UsageError("--cancel and --promote exclude each other", hint);
+    }
+    const rolloutAction = values.cancel === true ? "cancel" : values.promote === true ? "promote" : undefined;
     const workDirText = text("work-dir");
     const workDir = path.resolve(cwd, workDirText ?? ".");
     // The stack would otherwise be set up in a new, empty project directory.
@@ -487,6 +522,8 @@ export function parseArgs(argv: string[], cwd = process.cwd()): Invocation {
         maxStep,
         version,
         strategy,
+        ...(prometheusUrl !== undefined ? { prometheusUrl } : {}),
+        ...(rolloutAction !== undefined ? { rolloutAction } : {}),
     };
 }
 
@@ -581,6 +618,10 @@ export function errorReport(error: unknown): ErrorReport {
     if (error instanceof RefusedError) return { error: "refused", exitCode: 3, message, plan: error.plan };
     if (error instanceof BusyError) return { error: "busy", exitCode: 4, message };
     if (error instanceof UnknownStackError) return { error: "invalid", exitCode: 2, message };
+    if (error instanceof RolloutRefusedError || error instanceof RolloutStateError) {
+        return { error: "invalid", exitCode: 2, message };
+    }
+    if (error instanceof RolloutExistsError) return { error: "busy", exitCode: 4, message };
     return { error: "failed", exitCode: 1, message };
 }
 
@@ -615,6 +656,7 @@ export async function main(
                 if (meta && meta.op !== "same" && !args.json) err(`  done ${meta.op} ${meta.urn.split("::").pop()}`);
             },
         });
+        if (args.command === "rollout") return await rolloutCommand(args, manager, out, err);
         if (args.command === "status") {
             const status = await manager.status(args.release);
             out(args.json ? JSON.stringify(status) : statusTable(status));

@@ -275,3 +275,75 @@ export function remove(config: ReleasesConfig, release: string, options: Operati
     delete next[release];
     return validated(next, options);
 }
+
+/** The candidate's share in a rollout: its percent (blue-green) or canaryTrafficPercent. */
+export function candidatePercent(config: ReleasesConfig, release: string, options: OperationOptions = {}): number {
+    const r = releaseOf(config, release);
+    if (r.strategy === "kserve-canary") return r.canaryTrafficPercent ?? 100;
+    const shares = percentPerVersion(config, release, options);
+    return shares.length < 2 ? 0 : shares[shares.length - 1];
+}
+
+/**
+ * One step of an automated rollout: the candidate gets `percent` (blue-green: weights
+ * [100 - percent, percent]; kserve-canary: canaryTrafficPercent), held to the step limit like a
+ * manual move.
+ */
+export function rolloutStep(
+    config: ReleasesConfig,
+    release: string,
+    percent: number,
+    options: OperationOptions = {},
+): ReleasesConfig {
+    const r = releaseOf(config, release);
+    if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
+        fail("percent", `must be a whole number from 0 to 100, got ${percent}`, "give the candidate's percent");
+    }
+    if (r.strategy === "kserve-canary") {
+        const before = candidatePercent(config, release, options);
+        const next = copyOf(config);
+        releaseOf(next, release).canaryTrafficPercent = percent;
+        validated(next, options);
+        checkStep(release, [before], [percent], options, false);
+        return next;
+    }
+    if (r.strategy !== "blue-green" || r.versions.length !== 2) {
+        fail(
+            `releases.${release}`,
+            `is ${r.strategy ?? "none"} with ${r.versions.length} version(s); a stepped rollout needs blue-green with a primary and one candidate, or kserve-canary`,
+            "add a candidate (model-release add-candidate) with strategy blue-green",
+        );
+    }
+    return setWeights(config, release, [100 - percent, percent], options);
+}
+
+/** The header that still reaches a canary candidate after its rollout was rolled back. */
+export const INSPECT_HEADER = "x-model-release-inspect";
+
+/**
+ * The rollback of an automated rollout: all traffic back on the primary in one step, the
+ * candidate kept for inspection: blue-green at weight 0, kserve-canary with the previous revision
+ * pinned (canaryTrafficPercent 0), mirror with mirrorPercent 0, canary matched only by requests
+ * that carry `x-model-release-inspect: <release>` (nobody's traffic by accident). The strategy
+ * and the rollout spec stay as reviewed. Not held to the step limit, like `rollback`.
+ */
+export function rolloutAbort(config: ReleasesConfig, release: string, options: OperationOptions = {}): ReleasesConfig {
+    const next = copyOf(config);
+    const r = releaseOf(next, release);
+    if (r.strategy === "kserve-canary") {
+        r.canaryTrafficPercent = 0;
+        return validated(next, options);
+    }
+    if (r.versions.length !== 2) {
+        fail(
+            `releases.${release}.versions`,
+            `has ${r.versions.length} version(s); a rollout rolls back a primary and one candidate`,
+            "roll back by hand (model-release rollback)",
+        );
+    }
+    const candidate = r.versions[1];
+    if (r.strategy === "mirror") candidate.mirrorPercent = 0;
+    else if (r.strategy === "canary") candidate.match = [{ headers: { [INSPECT_HEADER]: { exact: release } } }];
+    else r.versions.forEach((v, i) => (v.weight = i === 0 ? 100 : 0));
+    return validated(next, options);
+}

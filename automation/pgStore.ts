@@ -142,6 +142,18 @@ CREATE TABLE IF NOT EXISTS model_release_operations (
     plan jsonb
 );
 CREATE INDEX IF NOT EXISTS model_release_operations_stack ON model_release_operations (stack, started_at DESC);
+CREATE TABLE IF NOT EXISTS model_release_rollouts (
+    id text PRIMARY KEY,
+    stack text NOT NULL,
+    release text NOT NULL,
+    status text NOT NULL,
+    owner text,
+    heartbeat_at timestamptz,
+    created_at timestamptz NOT NULL,
+    doc jsonb NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS model_release_rollouts_active ON model_release_rollouts (stack, release)
+    WHERE status IN ('running', 'paused', 'holding');
 `;
 
 /** The advisory lock key of a stack, computed by the server: `hashtextextended(<this>, 0)`. */

@@ -424,6 +424,42 @@ export class ReleaseManager {
         });
     }
 
+    /**
+     * One step of an automated rollout: the candidate gets `percent`. Held to the step limit, and
+     * (like a promotion) refused unless the candidate is Ready: more traffic only to a serving one.
+     */
+    rolloutStep(release: string, percent: number, apply: Apply = false): Promise<OperationPlan> {
+        return this.run({
+            operation: "rollout-step",
+            release,
+            apply,
+            edit: (c) => ops.rolloutStep(c, release, percent, this.opOptions),
+            promotion: true,
+        });
+    }
+
+    /** The rollback of an automated rollout: all traffic on the primary, the candidate kept. */
+    rolloutAbort(release: string, apply: Apply = false): Promise<OperationPlan> {
+        return this.run({
+            operation: "rollout-rollback",
+            release,
+            apply,
+            edit: (c) => ops.rolloutAbort(c, release, this.opOptions),
+        });
+    }
+
+    /** The release in the config of record, raw and validated (read outside the lock). */
+    async recorded(release: string): Promise<{ config: ops.ReleasesConfig; resolved: ResolvedRelease }> {
+        const config = (await this.recordedReleases()) as ops.ReleasesConfig;
+        ops.releaseOf(config, release);
+        return { config, resolved: this.resolve(config, release).resolved };
+    }
+
+    /** Options of the pure operations (step limit, default namespace). */
+    get operationOptions(): ops.OperationOptions {
+        return this.opOptions;
+    }
+
     remove(release: string, apply: Apply = false): Promise<OperationPlan> {
         return this.run({
             operation: "remove",
@@ -441,7 +477,8 @@ export class ReleaseManager {
         return view;
     }
 
-    private get principal(): string {
+    /** Who runs the operations: the option, else the local user at this host. */
+    get principal(): string {
         return this.options.principal ?? `${os.userInfo().username}@${os.hostname()}`;
     }
 

@@ -27,6 +27,9 @@ import { ServiceSettings, serviceSettings } from "./settings";
 import { ConfigRepo } from "./gitConfig";
 import { validStackName } from "./names";
 import { PostgresStore } from "./pgStore";
+import { PostgresRolloutStore } from "./pgRollouts";
+import { FileRolloutStore } from "./rolloutJobs";
+import { RolloutService } from "./rolloutService";
 import { ReleaseStack, UnknownStackError } from "./stack";
 
 /** A start-up failure naming the variable, its value and the fix. */
@@ -139,6 +142,20 @@ async function main(): Promise<void> {
         }
         return manager;
     };
+    // Rollouts are background jobs kept with the other records (PostgreSQL for replicas, else
+    // the project directory); any replica resumes one whose driver is gone.
+    const rollouts = new RolloutService({
+        store: store ? new PostgresRolloutStore(store) : new FileRolloutStore(workDir),
+        managerFor,
+        maxStep: settings.maxStep,
+        ...(settings.prometheusUrl !== undefined ? { prometheusUrl: settings.prometheusUrl } : {}),
+        onEvent: (job, event) =>
+            app.log.info(
+                { rollout: job.id, stack: job.stack, release: job.release, event: event.event, percent: event.percent },
+                event.detail ?? event.event,
+            ),
+        onError: (error, job) => app.log.error({ err: error, rollout: job?.id }, "rollout stopped unexpectedly"),
+    });
     const app = buildServer({
         managerFor,
         authenticator,
@@ -146,6 +163,7 @@ async function main(): Promise<void> {
         logger: { level: settings.logLevel },
         rateLimit: settings.rateLimit,
         engine,
+        rollouts,
         ...(store ? { history: (limit: number) => store.operations({ limit }) } : {}),
     });
     if (legacy) {
@@ -155,10 +173,11 @@ async function main(): Promise<void> {
     }
     const address = await app.listen({ port: settings.port, host: settings.host });
     app.log.info({ address, auditLog: auditPath }, "model-release service listening");
+    await rollouts.startScanning();
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
         process.once(signal, () => {
             app.log.info(`${signal}: closing after ${app.operationsRunning()} running operation(s)`);
-            void app.close().then(async () => {
+            void Promise.all([app.close(), rollouts.close()]).then(async () => {
                 engine.close();
                 await store?.close();
                 process.exit(0);

@@ -4,6 +4,11 @@
  *   GET  /stacks/:stack/releases/:release           status                 (any role)
  *   POST /stacks/:stack/releases/:release/preview   plan only              (any role)
  *   POST /stacks/:stack/releases/:release/apply     plan and apply         (admin; operator within grants)
+ *   POST /stacks/:stack/releases/:release/rollouts  start the configured rollout, 202 + job (admin; operator within grants); audited
+ *   GET  /stacks/:stack/releases/:release/rollouts  the release's rollout jobs, newest first (any role)
+ *   GET  /stacks/:stack/releases/:release/rollouts/:id             one job: status, step, checks, events (any role)
+ *   POST /stacks/:stack/releases/:release/rollouts/:id/cancel      roll back to the primary (as apply); audited
+ *   POST /stacks/:stack/releases/:release/rollouts/:id/promote     promote a holding rollout (as apply); audited
  *   GET  /openapi.json                              this API's OpenAPI document, generated from the route schemas
  *
  * Every call is authenticated (401) and authorized (403) first (see auth.ts). An apply is
@@ -27,6 +32,9 @@ import { EngineJob, EngineQueueFullError, WorkerDiedError } from "./engineWorker
 import { BusyError, ConflictError, OperationPlan, RefusedError, ReleaseManager } from "./releases";
 import type { RateLimitSettings } from "./settings";
 import { UnknownStackError } from "./stack";
+import { RolloutRefusedError, RolloutStateError } from "./rollout";
+import { RolloutExistsError, RolloutJob } from "./rolloutJobs";
+import type { RolloutService } from "./rolloutService";
 
 /**
  * What the service needs from a manager beyond ReleaseManager: the namespace of a release, to
@@ -84,6 +92,8 @@ export interface ServerOptions {
     engine?: { size: number; queueLimit: number; snapshot(): EngineJob[] };
     /** Recent operation records (PostgreSQL store), newest first, for GET /operations. */
     history?: (limit: number) => Promise<unknown[]>;
+    /** Rollout jobs (automation/rolloutService.ts); the rollout routes answer 404 without it. */
+    rollouts?: Pick<RolloutService, "start" | "get" | "list" | "request">;
 }
 
 /** The body of a preview or apply call. */
@@ -384,6 +394,91 @@ const operationsSchema = {
     },
 } as const;
 
+const checkResultSchema = {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+        name: { type: "string" },
+        kind: { type: "string", enum: ["prometheus", "webhook"] },
+        outcome: { type: "string", enum: ["pass", "fail", "inconclusive"] },
+        value: { type: "number" },
+        min: { type: "number" },
+        max: { type: "number" },
+        query: { type: "string" },
+        status: { type: "integer" },
+        reason: { type: "string" },
+    },
+} as const;
+
+const rolloutJobSchema = {
+    type: "object",
+    description: "a rollout job: where it stands, its checks and its events (newest last)",
+    additionalProperties: false,
+    properties: {
+        id: { type: "string" },
+        stack: { type: "string" },
+        release: { type: "string" },
+        principal: { type: "string", description: "who started it; every step runs as this principal" },
+        createdAt: { type: "string" },
+        updatedAt: { type: "string" },
+        status: {
+            type: "string",
+            enum: ["running", "paused", "holding", "promoted", "rolled-back", "cancelled", "failed", "aborted"],
+        },
+        phase: { type: "string", enum: ["apply", "wait", "judge", "finish", "rollback", "done"] },
+        steps: { type: "array", items: { type: "integer" }, description: "candidate percent of each step" },
+        iterations: { type: "integer" },
+        step: { type: "integer", description: "0-based index of the current step" },
+        percent: { type: "integer", description: "the candidate's percent in the config of record" },
+        startPercent: { type: "integer" },
+        failures: { type: "integer" },
+        waitUntil: { type: "string", description: "when the current step is judged" },
+        reason: { type: "string", description: "why it is paused, failed, rolled back or aborted" },
+        checks: { type: "array", items: checkResultSchema },
+        driven: { type: "boolean", description: "whether a replica drives it now" },
+        requested: {
+            type: "object",
+            properties: { action: { type: "string" }, by: { type: "string" }, at: { type: "string" } },
+        },
+        events: {
+            type: "array",
+            items: {
+                type: "object",
+                additionalProperties: false,
+                properties: {
+                    time: { type: "string" },
+                    event: { type: "string" },
+                    step: { type: "integer" },
+                    percent: { type: "integer" },
+                    detail: { type: "string" },
+                    checks: { type: "array", items: checkResultSchema },
+                    operationId: { type: "string" },
+                },
+            },
+        },
+    },
+} as const;
+
+/** A job as callers see it: who drives it is said, not which host or process. */
+function publicJob(job: RolloutJob): Omit<RolloutJob, "owner" | "heartbeatAt" | "handledRequestAt"> & {
+    driven: boolean;
+} {
+    const { owner, heartbeatAt: _beat, handledRequestAt: _handled, ...rest } = job;
+    void _beat;
+    void _handled;
+    return { ...rest, driven: owner !== undefined };
+}
+
+const rolloutParamsSchema = {
+    type: "object",
+    required: ["stack", "release", "id"],
+    additionalProperties: false,
+    properties: {
+        ...paramsSchema.properties,
+        id: { type: "string", pattern: "^[0-9a-f-]{36}$", description: "rollout job id" },
+    },
+} as const;
+
 const commonErrors = {
     400: "invalid input, naming the field or config path",
     401: "missing, unknown or expired credential",
@@ -461,6 +556,17 @@ function classify(error: unknown, params: Partial<Params>): HttpError {
     }
     if (error instanceof ConflictError) {
         return new HttpError(409, "conflict", publicText(error.message));
+    }
+    if (error instanceof RolloutRefusedError) return new HttpError(409, "refused", publicText(error.message));
+    if (error instanceof RolloutStateError) return new HttpError(409, "conflict", publicText(error.message));
+    if (error instanceof RolloutExistsError) {
+        const e = error.existing;
+        return new HttpError(
+            409,
+            "busy",
+            `release ${e.release} of stack ${e.stack} already has an active rollout ${e.id} (${e.status}); cancel it first or let it finish`,
+            { rollout: e.id },
+        );
     }
     if (error instanceof WorkerDiedError) {
         // Not the caller's fault and nothing secret: say what happened and that it was recovered.
@@ -891,6 +997,153 @@ export function buildServer(options: ServerOptions): FastifyInstance & { operati
                             request.log.error({ err: error }, "audit result not recorded");
                         }
                     }
+                },
+            );
+        }
+
+        const rolloutsOf = () => {
+            if (!options.rollouts) throw new HttpError(404, "not_found", "this service runs no rollouts");
+            return options.rollouts;
+        };
+
+        /** Runs an audited rollout action (start, cancel, promote): intent, then result. */
+        const auditedRollout = async (
+            request: FastifyRequest<{ Params: Params }>,
+            action: string,
+            work: () => Promise<RolloutJob>,
+        ) => {
+            const s = state(request);
+            s.operation = action;
+            try {
+                await audit.append({ ...baseRecord(request), event: "intent", request: { operation: action } });
+            } catch (error) {
+                request.log.error({ err: error }, "audit intent not recorded: rollout refused");
+                throw new HttpError(
+                    503,
+                    "audit_unavailable",
+                    "the audit log cannot be written, so nothing was done; retry later",
+                );
+            }
+            s.audited = true;
+            let job: RolloutJob | undefined;
+            let failure: unknown;
+            try {
+                job = await work();
+                return publicJob(job);
+            } catch (error) {
+                failure = error;
+                throw error;
+            } finally {
+                const answer = job ? undefined : classify(failure, request.params);
+                await audit
+                    .append({
+                        ...baseRecord(request),
+                        event: "result",
+                        status: answer?.status ?? 202,
+                        result: job ? "accepted" : answer?.code,
+                        ...(failure !== undefined ? { reason: firstLine(failure) } : {}),
+                        ...(job ? { rolloutId: job.id } : {}),
+                    })
+                    .catch((error: unknown) => request.log.error({ err: error }, "audit result not recorded"));
+            }
+        };
+
+        const rolloutErrors = errors({
+            ...commonErrors,
+            403: "the principal may not apply here (role or grants)",
+            409: "the rollout cannot run (refused: no candidate, no rollout config, a step beyond the step limit), one is active already (busy), or the job is not in a state for this (conflict)",
+            503: "the audit log cannot be written (audit_unavailable); nothing was done",
+        });
+
+        api.post<{ Params: Params }>(
+            "/stacks/:stack/releases/:release/rollouts",
+            {
+                schema: {
+                    summary:
+                        "Start the release's configured rollout as a background job (admin; operator within its grants); audited",
+                    params: paramsSchema,
+                    response: { 202: rolloutJobSchema, ...rolloutErrors },
+                },
+            },
+            async (request, reply) => {
+                const rollouts = rolloutsOf();
+                const manager = managerOf(request.params.stack);
+                const principal = await authorized(request, true, manager);
+                await manager();
+                reply.code(202);
+                return auditedRollout(request, "rollout", () =>
+                    rollouts.start(request.params.stack, request.params.release, principal.name),
+                );
+            },
+        );
+
+        api.get<{ Params: Params }>(
+            "/stacks/:stack/releases/:release/rollouts",
+            {
+                schema: {
+                    summary: "The release's rollout jobs, newest first",
+                    params: paramsSchema,
+                    response: {
+                        200: { type: "object", properties: { rollouts: { type: "array", items: rolloutJobSchema } } },
+                        ...errors(commonErrors),
+                    },
+                },
+            },
+            async (request) => {
+                const rollouts = rolloutsOf();
+                const manager = managerOf(request.params.stack);
+                await authorized(request, false, manager);
+                await manager();
+                const jobs = await rollouts.list(request.params.stack, request.params.release);
+                return { rollouts: jobs.map(publicJob) };
+            },
+        );
+
+        const jobOf = async (request: FastifyRequest<{ Params: Params & { id: string } }>) => {
+            const job = await rolloutsOf().get(request.params.stack, request.params.release, request.params.id);
+            if (!job) throw new HttpError(404, "not_found", `no rollout ${request.params.id} of this release`);
+            return job;
+        };
+
+        api.get<{ Params: Params & { id: string } }>(
+            "/stacks/:stack/releases/:release/rollouts/:id",
+            {
+                schema: {
+                    summary: "One rollout job: status, step, percent, checks, events",
+                    params: rolloutParamsSchema,
+                    response: { 200: rolloutJobSchema, ...errors(commonErrors) },
+                },
+            },
+            async (request) => {
+                const manager = managerOf(request.params.stack);
+                await authorized(request, false, manager);
+                return publicJob(await jobOf(request));
+            },
+        );
+
+        for (const action of ["cancel", "promote"] as const) {
+            api.post<{ Params: Params & { id: string } }>(
+                `/stacks/:stack/releases/:release/rollouts/:id/${action}`,
+                {
+                    schema: {
+                        summary:
+                            action === "cancel"
+                                ? "Cancel a rollout: all traffic back on the primary, the candidate kept; audited"
+                                : "Promote a rollout holding at its last step (onSuccess: hold); audited",
+                        params: rolloutParamsSchema,
+                        response: { 202: rolloutJobSchema, ...rolloutErrors },
+                    },
+                },
+                async (request, reply) => {
+                    const rollouts = rolloutsOf();
+                    const manager = managerOf(request.params.stack);
+                    const principal = await authorized(request, true, manager);
+                    await jobOf(request);
+                    reply.code(202);
+                    const { stack, release, id } = request.params;
+                    return auditedRollout(request, `rollout-${action}`, () =>
+                        rollouts.request(stack, release, id, action, principal.name),
+                    );
                 },
             );
         }

@@ -44,6 +44,8 @@ export interface ServiceSettings {
     gitRemote?: string;
     /** Its branch (MODEL_RELEASE_GIT_BRANCH; default main). */
     gitBranch: string;
+    /** Prometheus of rollout checks that name none (MODEL_RELEASE_PROMETHEUS_URL). */
+    prometheusUrl?: string;
 }
 
 /** One bad setting. */
@@ -158,6 +160,25 @@ export function serviceSettings(env: Env): ServiceSettings {
             );
         }
     }
+    const prometheusUrl = get("MODEL_RELEASE_PROMETHEUS_URL");
+    if (prometheusUrl !== undefined) {
+        let parsed: URL | undefined;
+        try {
+            parsed = new URL(prometheusUrl);
+        } catch {
+            parsed = undefined;
+        }
+        if (!parsed || !/^https?:$/.test(parsed.protocol)) {
+            bad("MODEL_RELEASE_PROMETHEUS_URL", "is not an http(s) URL", "use e.g. http://prometheus.monitoring:9090");
+        } else if (parsed.username !== "" || parsed.password !== "") {
+            bad(
+                "MODEL_RELEASE_PROMETHEUS_URL",
+                "carries credentials, which would show in logs and job records",
+                "reach Prometheus through a proxy that adds them, or without credentials on the cluster network",
+                "(set, with credentials)",
+            );
+        }
+    }
     const gitRemote = get("MODEL_RELEASE_GIT_REMOTE");
     const gitBranch = get("MODEL_RELEASE_GIT_BRANCH") ?? "main";
     if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/.test(gitBranch) || gitBranch.includes("..")) {
@@ -248,6 +269,7 @@ export function serviceSettings(env: Env): ServiceSettings {
         ...(databaseUrl !== undefined ? { databaseUrl } : {}),
         ...(gitRemote !== undefined ? { gitRemote } : {}),
         gitBranch,
+        ...(prometheusUrl !== undefined ? { prometheusUrl } : {}),
     };
 }
 

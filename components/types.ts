@@ -137,6 +137,68 @@ export interface StorageCredentialsArgs {
     annotations?: Record<string, string>;
 }
 
+/** A Prometheus check: an instant PromQL query whose one value must lie within [min, max]. */
+export interface PrometheusCheckArgs {
+    /**
+     * PromQL; placeholders `{{version}}` (candidate object name), `{{primary}}`, `{{namespace}}`,
+     * `{{app}}` and `{{interval}}` (the rollout interval as a PromQL duration) are filled in.
+     */
+    query: string;
+    /** Lowest passing value. */
+    min?: number;
+    /** Highest passing value. */
+    max?: number;
+}
+
+/** A webhook check: a POST with the rollout's context; a 2xx answer with `{"pass": true}` passes. */
+export interface WebhookCheckArgs {
+    /** http(s) URL. */
+    url: string;
+    /** Duration such as `10s`; default `10s`. */
+    timeout?: string;
+}
+
+/** One check judged after every step: exactly one of `prometheus` and `webhook`. */
+export interface AnalysisCheckArgs {
+    /** Name shown in reports and notifications (unique within the rollout). */
+    name: string;
+    prometheus?: PrometheusCheckArgs;
+    webhook?: WebhookCheckArgs;
+}
+
+/** Where progress is reported: Slack-compatible JSON (`{"text": ...}`) POSTed per event. */
+export interface NotifyArgs {
+    /** http(s) URL. */
+    webhook: string;
+}
+
+/**
+ * An automated progressive rollout of the last version (the candidate): traffic moves in steps,
+ * each an ordinary previewed, policy-checked config edit, and checks are judged between steps.
+ */
+export interface RolloutArgs {
+    /** blue-green, kserve-canary: candidate percent at each step, increasing, each 1..99. */
+    steps?: number[];
+    /** blue-green, kserve-canary: instead of `steps`, percent added per step up to `maxWeight`. */
+    stepWeight?: number;
+    /** Last step's percent with `stepWeight`. */
+    maxWeight?: number;
+    /** canary, mirror: how many intervals the checks are judged before promotion; default 1. */
+    iterations?: number;
+    /** Duration to wait after each step before judging it (`30s`, `2m`, `1h`); default `1m`. */
+    interval?: string;
+    /** Failed judgements (any check failing) that trigger the rollback; default 1. */
+    failureLimit?: number;
+    /** Prometheus base URL for the prometheus checks; default the service's setting. */
+    prometheusUrl?: string;
+    /** The checks. */
+    analysis?: AnalysisCheckArgs[];
+    /** After the last step: `promote` (default), or `hold` until a person promotes. */
+    onSuccess?: "promote" | "hold";
+    /** Notification receivers. */
+    notify?: NotifyArgs[];
+}
+
 /** A model release: an application, its versions and how traffic reaches them. */
 export interface ReleaseArgs {
     /** Application name; default the release (component) name. */
@@ -175,4 +237,6 @@ export interface ReleaseArgs {
     readiness?: ReadinessArgs;
     /** Storage credentials for the predictors. */
     storageCredentials?: StorageCredentialsArgs;
+    /** Automated progressive rollout of the candidate (`model-release rollout`). */
+    rollout?: RolloutArgs;
 }

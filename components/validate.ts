@@ -6,17 +6,32 @@
  * and before any resource is registered.
  */
 import {
+    QUERY_PLACEHOLDERS,
+    ResolvedCheck,
+    ResolvedRollout,
+    SAMPLE_QUERY_VARIABLES,
+    expandStepWeight,
+    parseDuration,
+    promqlSyntaxError,
+    unknownPlaceholders,
+} from "./rollout";
+import {
+    AnalysisCheckArgs,
     DeploymentModeNames,
     Environment,
     HttpMatch,
     ModelFormat,
+    NotifyArgs,
+    PrometheusCheckArgs,
     ProtocolVersion,
     ReleaseArgs,
+    RolloutArgs,
     SplitGateway,
     StorageCredentialsArgs,
     Strategy,
     StringMatch,
     VersionArgs,
+    WebhookCheckArgs,
 } from "./types";
 
 export const ENVIRONMENTS: readonly Environment[] = ["kserve", "kserve-raw", "kserve-modelmesh", "deployment"];
@@ -126,6 +141,8 @@ export interface ResolvedRelease {
     deploymentReadiness: "rollout" | "available";
     /** Annotations of the credentials Secret, when credentials are configured. */
     storageCredentials?: { annotations: Record<string, string> };
+    /** The automated progressive rollout, when configured. */
+    rollout?: ResolvedRollout;
 }
 
 const RELEASE_KEYS: readonly (keyof ReleaseArgs)[] = [
@@ -147,6 +164,7 @@ const RELEASE_KEYS: readonly (keyof ReleaseArgs)[] = [
     "routing",
     "readiness",
     "storageCredentials",
+    "rollout",
 ];
 const VERSION_KEYS: readonly (keyof VersionArgs)[] = [
     "name",
@@ -177,6 +195,30 @@ const MATCH_KEYS: readonly (keyof HttpMatch)[] = [
     "name",
 ];
 const ROUTING_KEYS = ["gateways", "splitGateway", "entryTarget", "modelMesh"] as const;
+const ROLLOUT_KEYS: readonly (keyof RolloutArgs)[] = [
+    "steps",
+    "stepWeight",
+    "maxWeight",
+    "iterations",
+    "interval",
+    "failureLimit",
+    "prometheusUrl",
+    "analysis",
+    "onSuccess",
+    "notify",
+];
+const CHECK_KEYS: readonly (keyof AnalysisCheckArgs)[] = ["name", "prometheus", "webhook"];
+const PROMETHEUS_CHECK_KEYS: readonly (keyof PrometheusCheckArgs)[] = ["query", "min", "max"];
+const WEBHOOK_CHECK_KEYS: readonly (keyof WebhookCheckArgs)[] = ["url", "timeout"];
+const NOTIFY_KEYS: readonly (keyof NotifyArgs)[] = ["webhook"];
+
+/** Rollout defaults. */
+export const DEFAULT_ROLLOUT_INTERVAL = "1m";
+export const DEFAULT_WEBHOOK_TIMEOUT = "10s";
+/** Strategies whose rollout moves the candidate's share in steps (`steps` or `stepWeight`). */
+export const STEPPED_STRATEGIES: readonly Strategy[] = ["blue-green", "kserve-canary"];
+/** Strategies whose rollout judges the candidate `iterations` times, then promotes it. */
+export const GATED_STRATEGIES: readonly Strategy[] = ["canary", "mirror"];
 
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -792,6 +834,433 @@ function noEffectOnVersion(c: Checker, vp: string, raw: Record<string, unknown>,
     }
 }
 
+/** A URL as shown in messages: its userinfo masked, so a password never reaches a log. */
+function showUrl(value: string): string {
+    return show(value.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/, "$1***@"));
+}
+
+/** An http(s) URL without credentials (config is stored and shown in plain text). */
+function httpUrlOf(c: Checker, path: string, value: unknown, example: string): string | undefined {
+    if (value === undefined) {
+        return undefined;
+    }
+    if (typeof value !== "string" || value.length === 0) {
+        c.add(path, `must be an http(s) URL, got ${show(value)}`, `write e.g. ${example}`);
+        return undefined;
+    }
+    let url: URL;
+    try {
+        url = new URL(value);
+    } catch {
+        c.add(path, `is not a valid URL: ${showUrl(value)}`, `write e.g. ${example}`);
+        return undefined;
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+        c.add(
+            path,
+            `must use http or https, got ${url.protocol.slice(0, -1)} (${showUrl(value)})`,
+            `write e.g. ${example}`,
+        );
+        return undefined;
+    }
+    if (url.username !== "" || url.password !== "") {
+        c.add(
+            path,
+            `contains credentials (${showUrl(value)}); config is stored and shown in plain text`,
+            "remove the user and password: point it at a proxy or Service that needs no credentials in config",
+        );
+        return undefined;
+    }
+    return value;
+}
+
+/** A duration of whole h/m/s units: the text as written and its seconds. */
+function durationOf(c: Checker, path: string, value: unknown): { text: string; seconds: number } | undefined {
+    if (value === undefined) {
+        return undefined;
+    }
+    const seconds = typeof value === "string" ? parseDuration(value) : undefined;
+    if (typeof value !== "string" || seconds === undefined) {
+        c.add(
+            path,
+            `must be a duration of whole hours, minutes and seconds, got ${show(value)}`,
+            "write e.g. 30s, 2m, 1h or 1m30s (units h, m, s, largest first; no fractions, ms or days)",
+        );
+        return undefined;
+    }
+    return { text: value, seconds };
+}
+
+/** A finite number, or undefined (with an issue when set to something else). */
+function finiteOf(c: Checker, path: string, value: unknown, fix: string): number | undefined {
+    if (value === undefined) {
+        return undefined;
+    }
+    if (typeof value !== "number" || !Number.isFinite(value)) {
+        c.add(path, `must be a finite number, got ${show(value)}`, fix);
+        return undefined;
+    }
+    return value;
+}
+
+const PLACEHOLDER_LIST = Object.keys(QUERY_PLACEHOLDERS)
+    .map((name) => `{{${name}}}`)
+    .join(", ");
+
+function prometheusCheckOf(
+    c: Checker,
+    pp: string,
+    value: unknown,
+    interval: string,
+): ResolvedCheck["prometheus"] | undefined {
+    if (!isObject(value)) {
+        c.add(pp, `must be {query, min, max}, got ${show(value)}`, 'write e.g. prometheus: {query: "...", max: 0.01}');
+        return undefined;
+    }
+    c.unknownKeys(pp, value, PROMETHEUS_CHECK_KEYS);
+    let query: string | undefined;
+    if (value.query === undefined) {
+        c.add(`${pp}.query`, "is required", "give an instant PromQL query that returns one value");
+    } else {
+        query = c.string(`${pp}.query`, value.query, "give an instant PromQL query that returns one value");
+    }
+    if (query !== undefined) {
+        const unknown = unknownPlaceholders(query);
+        if (unknown.length > 0) {
+            c.add(
+                `${pp}.query`,
+                `uses unknown placeholder${unknown.length === 1 ? "" : "s"} ${unknown.map((u) => `{{${u}}}`).join(", ")}`,
+                `${unknown.map((u) => suggest(u, Object.keys(QUERY_PLACEHOLDERS))).join("")}use only ${PLACEHOLDER_LIST}`,
+            );
+            query = undefined;
+        } else {
+            const error = promqlSyntaxError(query, { ...SAMPLE_QUERY_VARIABLES, interval });
+            if (error !== undefined) {
+                c.add(
+                    `${pp}.query`,
+                    `is not valid PromQL: ${error}`,
+                    "correct the query; try it in the Prometheus expression browser with the placeholders filled in",
+                );
+                query = undefined;
+            }
+        }
+    }
+    const fix = "use a plain number, e.g. 0.01";
+    const min = finiteOf(c, `${pp}.min`, value.min, fix);
+    const max = finiteOf(c, `${pp}.max`, value.max, fix);
+    if (value.min === undefined && value.max === undefined) {
+        c.add(
+            pp,
+            "has neither min nor max, so it could never fail",
+            "set min (lowest passing value), max (highest) or both",
+        );
+    }
+    if (min !== undefined && max !== undefined && min > max) {
+        c.add(
+            `${pp}.min`,
+            `(${min}) is above max (${max}), so no value could pass`,
+            "swap min and max, or correct one",
+        );
+        return undefined;
+    }
+    if (
+        query === undefined ||
+        (value.min !== undefined && min === undefined) ||
+        (value.max !== undefined && max === undefined)
+    ) {
+        return undefined;
+    }
+    const check: NonNullable<ResolvedCheck["prometheus"]> = { query };
+    if (min !== undefined) check.min = min;
+    if (max !== undefined) check.max = max;
+    return check;
+}
+
+function webhookCheckOf(c: Checker, wp: string, value: unknown): ResolvedCheck["webhook"] | undefined {
+    if (!isObject(value)) {
+        c.add(wp, `must be {url, timeout}, got ${show(value)}`, 'write e.g. webhook: {url: "http://checker.ml/judge"}');
+        return undefined;
+    }
+    c.unknownKeys(wp, value, WEBHOOK_CHECK_KEYS);
+    if (value.url === undefined) {
+        c.add(`${wp}.url`, "is required", 'give the http(s) URL to POST to, e.g. "http://checker.ml/judge"');
+    }
+    const url = httpUrlOf(c, `${wp}.url`, value.url, '"http://checker.ml/judge"');
+    const timeout = durationOf(c, `${wp}.timeout`, value.timeout);
+    if (url === undefined || (value.timeout !== undefined && timeout === undefined)) {
+        return undefined;
+    }
+    return { url, timeoutSeconds: timeout?.seconds ?? (parseDuration(DEFAULT_WEBHOOK_TIMEOUT) as number) };
+}
+
+/** One analysis check; its name is returned whenever it is valid, for the uniqueness check. */
+function checkOf(c: Checker, cp: string, value: unknown, interval: string): { name?: string; check?: ResolvedCheck } {
+    if (!isObject(value)) {
+        c.add(
+            cp,
+            `must be a check {name, prometheus | webhook}, got ${show(value)}`,
+            'write e.g. {name: error-rate, prometheus: {query: "...", max: 0.01}}',
+        );
+        return {};
+    }
+    const before = c.issues.length;
+    c.unknownKeys(cp, value, CHECK_KEYS);
+    if (value.name === undefined) {
+        c.add(`${cp}.name`, "is required", "name the check, e.g. error-rate (reports and notifications show it)");
+    }
+    const name =
+        value.name === undefined
+            ? undefined
+            : c.dnsName(
+                  `${cp}.name`,
+                  value.name,
+                  DNS1123_LABEL,
+                  63,
+                  "a short name of lower-case letters, digits and '-'",
+              );
+    let prometheus: ResolvedCheck["prometheus"];
+    let webhook: ResolvedCheck["webhook"];
+    if (value.prometheus !== undefined && value.webhook !== undefined) {
+        c.add(cp, "has both prometheus and webhook", "keep one kind per check; split it into two named checks");
+    } else if (value.prometheus !== undefined) {
+        prometheus = prometheusCheckOf(c, `${cp}.prometheus`, value.prometheus, interval);
+    } else if (value.webhook !== undefined) {
+        webhook = webhookCheckOf(c, `${cp}.webhook`, value.webhook);
+    } else {
+        c.add(cp, "has neither prometheus nor webhook", "add prometheus: {query, min, max} or webhook: {url}");
+    }
+    if (name === undefined || c.issues.length > before) {
+        return { name };
+    }
+    const check: ResolvedCheck = { name };
+    if (prometheus !== undefined) check.prometheus = prometheus;
+    if (webhook !== undefined) check.webhook = webhook;
+    return { name, check };
+}
+
+/**
+ * The rollout section of a release, with defaults. Its shape depends on the strategy: blue-green
+ * and kserve-canary rollouts are stepped (steps, or stepWeight up to maxWeight), canary and mirror
+ * rollouts are gated (iterations); strategy none (a release between rollouts) accepts either.
+ * Returns undefined when the section is absent or has problems (they are added to the checker).
+ */
+function rolloutOf(
+    c: Checker,
+    rp: string,
+    value: unknown,
+    strategy: Strategy | undefined,
+): ResolvedRollout | undefined {
+    if (value === undefined) {
+        return undefined;
+    }
+    if (!isObject(value)) {
+        c.add(
+            rp,
+            `must be an object, got ${show(value)}`,
+            "see the README's rollout reference, e.g. rollout: {steps: [10, 50], analysis: [...]}",
+        );
+        return undefined;
+    }
+    const before = c.issues.length;
+    c.unknownKeys(rp, value, ROLLOUT_KEYS);
+    const stepped = strategy !== undefined && STEPPED_STRATEGIES.includes(strategy);
+    const gated = strategy !== undefined && GATED_STRATEGIES.includes(strategy);
+    const stepKeys = (["steps", "stepWeight", "maxWeight"] as const).filter((k) => value[k] !== undefined);
+
+    // The schedule: steps, or stepWeight up to maxWeight.
+    let steps: number[] = [];
+    if (gated) {
+        for (const key of stepKeys) {
+            c.add(
+                `${rp}.${key}`,
+                `has no effect with strategy ${strategy}: its rollout is gated, not stepped (the candidate's share is set by its ${strategy === "canary" ? "match" : "mirrorPercent"})`,
+                "remove it; set iterations to how many intervals are judged before the promotion",
+            );
+        }
+    } else {
+        if (value.steps !== undefined) {
+            if (!Array.isArray(value.steps) || value.steps.length === 0) {
+                c.add(
+                    `${rp}.steps`,
+                    `must be a non-empty list of candidate percents, got ${show(value.steps)}`,
+                    "write e.g. steps: [10, 25, 50]",
+                );
+            } else {
+                const list = value.steps.map((step, i) =>
+                    c.integer(
+                        `${rp}.steps[${i}]`,
+                        step,
+                        1,
+                        99,
+                        "use a candidate percent from 1 to 99; the promotion after the last step gives it 100",
+                    ),
+                );
+                list.forEach((step, i) => {
+                    const previous = i > 0 ? list[i - 1] : undefined;
+                    if (step !== undefined && previous !== undefined && step <= previous) {
+                        c.add(
+                            `${rp}.steps[${i}]`,
+                            `must be above steps[${i - 1}] (${previous}), got ${step}`,
+                            "list the percents in increasing order, each once",
+                        );
+                    }
+                });
+                if (list.every((step) => step !== undefined)) steps = list as number[];
+            }
+        }
+        if (value.steps !== undefined && (value.stepWeight !== undefined || value.maxWeight !== undefined)) {
+            const key = value.stepWeight !== undefined ? "stepWeight" : "maxWeight";
+            c.add(`${rp}.${key}`, "cannot be combined with steps", "keep either steps, or stepWeight with maxWeight");
+        } else if (value.stepWeight !== undefined && value.maxWeight === undefined) {
+            c.add(`${rp}.maxWeight`, "is required with stepWeight", "set the last step's percent, e.g. maxWeight: 50");
+        } else if (value.maxWeight !== undefined && value.stepWeight === undefined) {
+            c.add(
+                `${rp}.stepWeight`,
+                "is required with maxWeight",
+                "set the percent added per step, e.g. stepWeight: 10",
+            );
+        } else if (value.stepWeight !== undefined) {
+            const stepWeight = c.integer(
+                `${rp}.stepWeight`,
+                value.stepWeight,
+                1,
+                99,
+                "use the percent added per step, e.g. 10",
+            );
+            const maxWeight = c.integer(
+                `${rp}.maxWeight`,
+                value.maxWeight,
+                stepWeight ?? 1,
+                99,
+                "use the last step's percent, from stepWeight to 99; the promotion after it gives the candidate 100",
+            );
+            if (stepWeight !== undefined && maxWeight !== undefined) {
+                steps = expandStepWeight(stepWeight, maxWeight);
+            }
+        }
+        if (stepped && stepKeys.length === 0) {
+            c.add(
+                `${rp}.steps`,
+                `is required with strategy ${strategy}: its rollout moves the candidate's share in steps`,
+                "set steps, e.g. [10, 25, 50], or stepWeight and maxWeight",
+            );
+        }
+    }
+
+    let iterations = 1;
+    if (stepped && value.iterations !== undefined) {
+        c.add(
+            `${rp}.iterations`,
+            `has no effect with strategy ${strategy}: a stepped rollout judges each step once`,
+            "remove it; add steps to judge the candidate more often",
+        );
+    } else if (!stepped) {
+        iterations =
+            c.integer(
+                `${rp}.iterations`,
+                value.iterations,
+                1,
+                Number.MAX_SAFE_INTEGER,
+                "use how many intervals the checks are judged before the promotion, e.g. 5",
+            ) ?? 1;
+    }
+
+    const interval = durationOf(c, `${rp}.interval`, value.interval) ?? {
+        text: DEFAULT_ROLLOUT_INTERVAL,
+        seconds: parseDuration(DEFAULT_ROLLOUT_INTERVAL) as number,
+    };
+    const failureLimit =
+        c.integer(
+            `${rp}.failureLimit`,
+            value.failureLimit,
+            1,
+            Number.MAX_SAFE_INTEGER,
+            "use how many failed judgements trigger the rollback, e.g. 1",
+        ) ?? 1;
+    const prometheusUrl = httpUrlOf(
+        c,
+        `${rp}.prometheusUrl`,
+        value.prometheusUrl,
+        '"http://prometheus.istio-system:9090"',
+    );
+
+    const analysis: ResolvedCheck[] = [];
+    if (value.analysis !== undefined) {
+        if (!Array.isArray(value.analysis)) {
+            c.add(
+                `${rp}.analysis`,
+                `must be a list of checks, got ${show(value.analysis)}`,
+                'write e.g. analysis: [{name: error-rate, prometheus: {query: "...", max: 0.01}}]',
+            );
+        } else {
+            const names = new Map<string, number>();
+            value.analysis.forEach((entry, i) => {
+                const { name, check } = checkOf(c, `${rp}.analysis[${i}]`, entry, interval.text);
+                if (name !== undefined) {
+                    const first = names.get(name);
+                    if (first !== undefined) {
+                        c.add(
+                            `${rp}.analysis[${i}].name`,
+                            `duplicates analysis[${first}] (${show(name)})`,
+                            "give every check a distinct name",
+                        );
+                    } else {
+                        names.set(name, i);
+                    }
+                }
+                if (check !== undefined) analysis.push(check);
+            });
+        }
+    }
+
+    const onSuccess = c.oneOf(`${rp}.onSuccess`, value.onSuccess, ["promote", "hold"] as const) ?? "promote";
+
+    const notify: string[] = [];
+    if (value.notify !== undefined) {
+        if (!Array.isArray(value.notify)) {
+            c.add(
+                `${rp}.notify`,
+                `must be a list of receivers, got ${show(value.notify)}`,
+                'write e.g. notify: [{webhook: "https://hooks.example.com/rollouts"}]',
+            );
+        } else {
+            value.notify.forEach((entry, i) => {
+                const np = `${rp}.notify[${i}]`;
+                if (!isObject(entry)) {
+                    c.add(
+                        np,
+                        `must be {webhook: <url>}, got ${show(entry)}`,
+                        'write e.g. {webhook: "https://hooks.example.com/rollouts"}',
+                    );
+                    return;
+                }
+                c.unknownKeys(np, entry, NOTIFY_KEYS);
+                if (entry.webhook === undefined) {
+                    c.add(`${np}.webhook`, "is required", "give the http(s) URL notifications are POSTed to");
+                }
+                const url = httpUrlOf(c, `${np}.webhook`, entry.webhook, '"https://hooks.example.com/rollouts"');
+                if (url !== undefined) notify.push(url);
+            });
+        }
+    }
+
+    if (c.issues.length > before) {
+        return undefined;
+    }
+    const rollout: ResolvedRollout = {
+        steps: gated ? [] : steps,
+        iterations,
+        intervalSeconds: interval.seconds,
+        interval: interval.text,
+        failureLimit,
+        analysis,
+        onSuccess,
+        notify,
+    };
+    if (prometheusUrl !== undefined) rollout.prometheusUrl = prometheusUrl;
+    return rollout;
+}
+
 /** Options that come from outside the release description. */
 export interface ValidateOptions {
     /** Config path prefix for messages, e.g. `releases.wisdom`. */
@@ -1032,6 +1501,8 @@ export function validateRelease(
             storageCredentials = { annotations };
         }
     }
+
+    const rollout = rolloutOf(c, `${p}.rollout`, raw.rollout, strategy);
 
     const canaryTrafficPercent = c.integer(
         `${p}.canaryTrafficPercent`,
@@ -1463,6 +1934,7 @@ export function validateRelease(
     };
     if (canaryTrafficPercent !== undefined) release.canaryTrafficPercent = canaryTrafficPercent;
     if (storageCredentials !== undefined) release.storageCredentials = storageCredentials;
+    if (rollout !== undefined) release.rollout = rollout;
     return { release, issues: [] };
 }
 

@@ -760,6 +760,10 @@ describe("HTTP service", () => {
                 "/stacks/{stack}/releases/{release}/apply",
                 "/stacks/{stack}/releases/{release}/preview",
                 "/stacks/{stack}/releases/{release}/propose",
+                "/stacks/{stack}/releases/{release}/rollouts",
+                "/stacks/{stack}/releases/{release}/rollouts/{id}",
+                "/stacks/{stack}/releases/{release}/rollouts/{id}/cancel",
+                "/stacks/{stack}/releases/{release}/rollouts/{id}/promote",
             ]);
             const post = doc.paths["/stacks/{stack}/releases/{release}/apply"].post;
             const version = post.requestBody.content["application/json"].schema.properties.version;
