@@ -31,6 +31,8 @@ export interface AuditRecord {
     operation?: string;
     /** The operation's id in the operations log and records (result records of plans). */
     operationId?: string;
+    /** The rollout job a rollout request started, cancelled or promoted. */
+    rolloutId?: string;
     /** The operation's body (intent records). */
     request?: unknown;
     /** HTTP status answered (result and refused records). */

@@ -5,6 +5,7 @@ import type { FootprintRow } from "./footprint";
 import type { MockRow } from "./mockCost";
 import type { PromotionResult } from "./promotion";
 import type { PolicyRow, PreviewRow } from "./preview";
+import type { RolloutBenchResult } from "./rollout";
 import type { ScaleOutResult } from "./scaleOut";
 import { Summary, TargetCheck, checkAtMost, fixed, markdownTable, perResourceGrowth, spread } from "./stats";
 
@@ -19,6 +20,7 @@ export interface BenchResults {
     promotion?: PromotionResult;
     footprint?: FootprintRow[];
     scaleout?: ScaleOutResult;
+    rollout?: RolloutBenchResult;
 }
 
 export const TARGETS = {
@@ -32,6 +34,10 @@ export const TARGETS = {
     isolationExtraMs: 2000,
     /** This pack's preview vs. a pack of one no-op rule: what its rules cost. */
     noopPackRatio: 1.15,
+    /** Seconds a rollout adds per step beyond its configured interval. */
+    rolloutStepSeconds: 5,
+    /** Seconds a failed check may take to put traffic back on the primary, beyond one step's up. */
+    rollbackExtraSeconds: 2,
 } as const;
 
 /** Every target of the issue, checked against the results that were measured. */
@@ -72,6 +78,19 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
                 checkAtMost(`policy pack vs no-op pack, ${p.releases} releases`, p.ratio, TARGETS.noopPackRatio),
             );
         }
+    }
+    if (r.rollout) {
+        const { perStep, rollback, stepUp } = r.rollout;
+        checks.push(
+            checkAtMost("rollout: seconds per step beyond the interval", perStep.median, TARGETS.rolloutStepSeconds),
+        );
+        checks.push(
+            checkAtMost(
+                "rollout: failed check to 100% primary, seconds beyond one step's up",
+                rollback.median - stepUp.median,
+                TARGETS.rollbackExtraSeconds,
+            ),
+        );
     }
     return checks;
 }
@@ -207,6 +226,7 @@ export function markdownReport(r: BenchResults): string {
         );
     }
     if (r.scaleout) out.push("", ...scaleOutReport(r.scaleout));
+    if (r.rollout) out.push("", ...rolloutReport(r.rollout));
     return out.join("\n") + "\n";
 }
 
@@ -256,6 +276,28 @@ function scaleOutReport(s: ScaleOutResult): string[] {
                 fixed(p.ratio),
                 fixed(p.noPackRatio),
             ]),
+        ),
+    ];
+}
+
+function rolloutReport(r: RolloutBenchResult): string[] {
+    const sec = (summary: Summary) => spread(summary, 2);
+    return [
+        "### 7. Automated rollout (seconds)",
+        "",
+        `A healthy rollout of steps ${r.steps.join(", ")}% with a ${r.intervalSeconds} s interval and one Prometheus ` +
+            "check (real Prometheus): what each step costs beyond its interval, and its parts. Then a candidate " +
+            "failing the check: from the failed judgement to the live routing at 100% primary.",
+        "",
+        markdownTable(
+            [
+                "per step beyond the interval",
+                "step operation (preview + up + checks)",
+                "judgement",
+                "rollback to primary",
+                "one step's up",
+            ],
+            [[sec(r.perStep), sec(r.operation), sec(r.judgement), sec(r.rollback), sec(r.stepUp)]],
         ),
     ];
 }

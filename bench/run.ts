@@ -2,7 +2,7 @@
  * `npm run bench`: the benchmarks of the component, the policy pack and a promotion against
  * their baselines, in one run. Writes bench/results/<timestamp>.{md,json}; a complete run also writes latest.{md,json}
  * and the latest table into the README. Options:
- *   --only mocks,preview,policy,promotion,footprint,scaleout   run a subset (the README is then left alone)
+ *   --only mocks,preview,policy,promotion,footprint,scaleout,rollout   run a subset (the README is then left alone)
  *   --runs N         engine runs per measurement (default 5)
  *   --mock-runs N    processes per mock measurement (default 3)
  *   --quick          1 run each, sizes up to 10, 2 stacks and a 20 s wait for scale-out: a smoke test
@@ -18,12 +18,13 @@ import { mockBench } from "./mockCost";
 import { policyBench, previewBench } from "./preview";
 import { promotionBench } from "./promotion";
 import { BenchResults, checkTargets, markdownReport } from "./report";
+import { rolloutBench } from "./rollout";
 import { scaleOutBench } from "./scaleOut";
 import { replaceBetween } from "./stats";
 
 const ROOT = path.resolve(__dirname, "..");
 const RESULTS = path.join(ROOT, "bench", "results");
-const BENCHMARKS = ["mocks", "preview", "policy", "promotion", "footprint", "scaleout"] as const;
+const BENCHMARKS = ["mocks", "preview", "policy", "promotion", "footprint", "scaleout", "rollout"] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 export const README_START = "<!-- bench:start -->";
 export const README_END = "<!-- bench:end -->";
@@ -168,6 +169,10 @@ async function main(): Promise<void> {
             if (has("scaleout")) {
                 log("6. scale-out: isolation, throughput, PostgreSQL backend, policy pack vs no-op pack");
                 results.scaleout = await scaleOutBench(ctx, options, log);
+            }
+            if (has("rollout")) {
+                log("7. automated rollout: overhead per step, failed check to primary");
+                results.rollout = await rolloutBench(ctx, options.runs, log);
             }
         } finally {
             await ctx.stop();

@@ -13,7 +13,7 @@ import { POLICY_PACK, localStackOptions } from "../../e2e/engine";
 import { Environment, environment } from "../../e2e/environment";
 import { Authenticator, Grants, Role, TokenTable, sha256Hex } from "../../automation/auth";
 import { ReleaseManager } from "../../automation/releases";
-import { buildServer } from "../../automation/server";
+import { ServerOptions, buildServer } from "../../automation/server";
 import { ReleaseStack, changes } from "../../automation/stack";
 
 export { POLICY_PACK };
@@ -147,6 +147,7 @@ export function tokenOf(name: string): string {
 export function service(
     manager: ReleaseManager,
     principals: Omit<E2ePrincipal, "token">[],
+    extra: Partial<ServerOptions> = {},
 ): { app: ReturnType<typeof buildServer>; auditLog: string; logs: string[]; auth: (name: string) => string } {
     const auditLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "audit-")), "audit.log");
     const logs: string[] = [];
@@ -163,6 +164,7 @@ export function service(
         authenticator: new Authenticator(table),
         audit: auditLog,
         logger: { level: "info", stream: { write: (line: string) => void logs.push(line) } },
+        ...extra,
     });
     return { app, auditLog, logs, auth: (name) => `Bearer ${tokenOf(name)}` };
 }
