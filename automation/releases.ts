@@ -455,6 +455,15 @@ export class ReleaseManager {
         return { config, resolved: this.resolve(config, release).resolved };
     }
 
+    /**
+     * A secure value of a release's config, decrypted by the engine (`pulumi config get --path`):
+     * for the runner's webhook URLs only, kept in memory, never written or logged.
+     */
+    async secretOf(release: string, path: string): Promise<string> {
+        const key = `${PROJECT}:releases[${JSON.stringify(release)}].${path}`;
+        return (await this.stack.stack.getConfig(key, true)).value;
+    }
+
     /** Options of the pure operations (step limit, default namespace). */
     get operationOptions(): ops.OperationOptions {
         return this.opOptions;

@@ -21,7 +21,7 @@ import {
     notify,
     overallOutcome,
 } from "./analysis";
-import { ReleaseConfigError } from "../components/validate";
+import { ReleaseConfigError, SECRET_PLACEHOLDER } from "../components/validate";
 import type { ResolvedRelease } from "../components/validate";
 import type { ResolvedRollout } from "../components/rollout";
 import {
@@ -47,6 +47,8 @@ export interface RolloutTarget {
     abort(): Promise<OperationPlan>;
     promote(): Promise<OperationPlan>;
     status(): Promise<ReleaseStatus>;
+    /** A secure value of the release's config (path relative to the release), decrypted. */
+    secret?(path: string): Promise<string>;
     /** Largest move of one step (points). */
     maxStep: number;
     /** Options for reading percentages (default namespace). */
@@ -64,6 +66,7 @@ export function targetOf(manager: ReleaseManager, release: string, principal: st
         abort: () => m.rolloutAbort(release, true),
         promote: () => m.promote(release, true),
         status: () => m.status(release),
+        secret: (p) => m.secretOf(release, p),
         maxStep,
         defaultNamespace: m.operationOptions.defaultNamespace,
     };
@@ -349,6 +352,7 @@ export class RolloutRunner {
             let context: Context;
             try {
                 context = contextOf((await target.recorded()).resolved, job.release);
+                context = await withSecrets(context, target);
             } catch (error) {
                 await this.end(job, undefined, "aborted", `the rollout can no longer run: ${errorLine(error)}`);
                 return job;
@@ -697,6 +701,53 @@ export class RolloutRunner {
             await this.save(job);
         }
     }
+}
+
+/**
+ * The context with its secret webhook URLs (config placeholders of `secure:` values) decrypted,
+ * in memory only: jobs, events and messages never carry them.
+ */
+async function withSecrets(context: Context, target: RolloutTarget): Promise<Context> {
+    const reveal = async (value: string, path: string): Promise<string> => {
+        if (!SECRET_PLACEHOLDER.test(value)) return value;
+        if (!target.secret)
+            {throw new Error(`releases.${target.release}.${path} is a secret this runner cannot decrypt`);}
+        let revealed: string;
+        try {
+            revealed = await target.secret(path);
+        } catch (error) {
+            throw new Error(
+                `the secret releases.${target.release}.${path} could not be decrypted (${errorLine(error)})`,
+            );
+        }
+        // Checked here as validation checks plain URLs, and named without its value.
+        let url: URL | undefined;
+        try {
+            url = new URL(revealed);
+        } catch {
+            url = undefined;
+        }
+        if (!url || !/^https?:$/.test(url.protocol) || url.username !== "" || url.password !== "") {
+            throw new Error(`the secret releases.${target.release}.${path} is not an http(s) URL without credentials`);
+        }
+        return revealed;
+    };
+    const rollout = context.rollout;
+    const notify = await Promise.all(rollout.notify.map((url, i) => reveal(url, `rollout.notify[${i}].webhook`)));
+    const analysis = await Promise.all(
+        rollout.analysis.map(async (check, i) =>
+            check.webhook
+                ? {
+                      ...check,
+                      webhook: {
+                          ...check.webhook,
+                          url: await reveal(check.webhook.url, `rollout.analysis[${i}].webhook.url`),
+                      },
+                  }
+                : check,
+        ),
+    );
+    return { ...context, rollout: { ...rollout, notify, analysis } };
 }
 
 /** Events receivers are told about. */

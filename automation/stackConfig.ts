@@ -17,6 +17,8 @@ import * as path from "node:path";
 
 import { Document, isMap, isScalar, isSeq, parseDocument } from "yaml";
 
+import { SECRET_PLACEHOLDER } from "../components/validate";
+
 /** Serialization that keeps what Pulumi writes: 2-space indent, no folding of long ciphertext. */
 const TO_STRING = { indent: 2, lineWidth: 0, minContentWidth: 0 } as const;
 
@@ -202,7 +204,7 @@ export class StackConfigFile {
     }
 }
 
-const PLACEHOLDER = /^\[secret:[0-9a-f]{16}\]$/;
+const PLACEHOLDER = SECRET_PLACEHOLDER;
 
 /** The placeholder of a secure value: stable across reads, reveals nothing but identity. */
 function placeholderOf(ciphertext: string): string {

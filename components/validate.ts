@@ -839,6 +839,19 @@ function showUrl(value: string): string {
     return show(value.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/, "$1***@"));
 }
 
+/**
+ * How the automation layer (automation/stackConfig.ts) hands a `secure:` config value to the
+ * validator: an opaque placeholder. Webhook URLs may be secrets (a Slack incoming-webhook URL is
+ * a credential); the runner decrypts them only when it POSTs.
+ */
+export const SECRET_PLACEHOLDER = /^\[secret:[0-9a-f]{16}\]$/;
+
+/** A webhook URL: an http(s) URL without credentials, or a secret (see SECRET_PLACEHOLDER). */
+function webhookUrlOf(c: Checker, path: string, value: unknown, example: string): string | undefined {
+    if (typeof value === "string" && SECRET_PLACEHOLDER.test(value)) return value;
+    return httpUrlOf(c, path, value, example);
+}
+
 /** An http(s) URL without credentials (config is stored and shown in plain text). */
 function httpUrlOf(c: Checker, path: string, value: unknown, example: string): string | undefined {
     if (value === undefined) {
@@ -985,7 +998,7 @@ function webhookCheckOf(c: Checker, wp: string, value: unknown): ResolvedCheck["
     if (value.url === undefined) {
         c.add(`${wp}.url`, "is required", 'give the http(s) URL to POST to, e.g. "http://checker.ml/judge"');
     }
-    const url = httpUrlOf(c, `${wp}.url`, value.url, '"http://checker.ml/judge"');
+    const url = webhookUrlOf(c, `${wp}.url`, value.url, '"http://checker.ml/judge"');
     const timeout = durationOf(c, `${wp}.timeout`, value.timeout);
     if (url === undefined || (value.timeout !== undefined && timeout === undefined)) {
         return undefined;
@@ -1238,7 +1251,7 @@ function rolloutOf(
                 if (entry.webhook === undefined) {
                     c.add(`${np}.webhook`, "is required", "give the http(s) URL notifications are POSTed to");
                 }
-                const url = httpUrlOf(c, `${np}.webhook`, entry.webhook, '"https://hooks.example.com/rollouts"');
+                const url = webhookUrlOf(c, `${np}.webhook`, entry.webhook, '"https://hooks.example.com/rollouts"');
                 if (url !== undefined) notify.push(url);
             });
         }

@@ -389,6 +389,42 @@ describe("RolloutRunner", function () {
         assert.equal(ops.candidatePercent(target.config, "wisdom"), 10);
     });
 
+    it("decrypts secret receiver URLs for the POSTs only; an undecryptable one aborts before any step", async () => {
+        const secret = "[secret:0123456789abcdef]";
+        const config = blueGreen({ steps: [10], interval: "1s", notify: [{ webhook: secret }] });
+        const target = Object.assign(new ConfigTarget(config), {
+            secret: async (p: string) => {
+                assert.equal(p, "rollout.notify[0].webhook");
+                return "https://hooks.example.com/services/T0K3N";
+            },
+        });
+        const posted: string[][] = [];
+        const r = new RolloutRunner({
+            store,
+            judge: scripted("pass").judge,
+            notify: async (urls) => {
+                posted.push(urls);
+                return urls.map((url) => ({ url, ok: true }));
+            },
+            heartbeatMs: 20,
+        });
+        runners.push(r);
+        const job = await r.drive(await r.create(target, "alice"), target);
+        assert.equal(job.status, "promoted");
+        assert.ok(posted.length >= 3 && posted.every((u) => u[0] === "https://hooks.example.com/services/T0K3N"));
+        assert.ok(!JSON.stringify(await store.get(job.id)).includes("T0K3N"));
+
+        const broken = Object.assign(new ConfigTarget(config), {
+            secret: async () => "ftp://user:T0K3N@example.com/",
+        });
+        const r2 = runner(scripted("pass").judge);
+        const failed = await r2.drive(await r2.create(broken, "alice"), broken);
+        assert.equal(failed.status, "aborted");
+        assert.match(failed.reason ?? "", /releases.wisdom.rollout.notify\[0\].webhook is not an http\(s\) URL/);
+        assert.ok(!JSON.stringify(failed).includes("T0K3N"));
+        assert.deepEqual(broken.history, []);
+    });
+
     it("gates a canary release: judged `iterations` times, then promoted (no traffic steps)", async () => {
         const config: ops.ReleasesConfig = {
             wisdom: wisdom(

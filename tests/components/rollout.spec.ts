@@ -186,6 +186,23 @@ describe("promqlSyntaxError", () => {
 });
 
 describe("validateRelease: rollout", () => {
+    it("accepts secret webhook and receiver URLs (placeholders of secure values) as they are, not a secret Prometheus URL", () => {
+        const secret = "[secret:0123456789abcdef]";
+        const r = resolve(
+            withRollout(
+                stepped({
+                    notify: [{ webhook: secret }],
+                    analysis: [{ name: "smoke", webhook: { url: secret } }],
+                }),
+            ),
+        );
+        assert.deepEqual(r.rollout?.notify, [secret]);
+        assert.equal(r.rollout?.analysis[0].webhook?.url, secret);
+        issueAt(issuesOf(withRollout(stepped({ prometheusUrl: secret }))), `${R}.prometheusUrl`);
+        // Only the exact placeholder form: anything else is checked as a URL.
+        issueAt(issuesOf(withRollout(stepped({ notify: [{ webhook: "[secret:xyz]" }] }))), `${R}.notify[0].webhook`);
+    });
+
     it("resolves a complete stepped rollout, defaults applied", () => {
         const r = resolve(withRollout(stepped()));
         assert.deepEqual(r.rollout, {

@@ -23,6 +23,7 @@ const NS = "rollout";
 const APP = "scorer";
 const CLI = path.resolve(__dirname, "..", "..", "cli", "model-release.js");
 const LOCK_STALE_MS = "4000";
+const HOOK_TOKEN = "T0K3N-b7f1c2d9e4";
 
 const version = (name: string, weight: number) => ({
     name,
@@ -34,18 +35,20 @@ const version = (name: string, weight: number) => ({
 /** A local HTTP receiver that records JSON bodies and answers with `answer()`. */
 async function receiver(answer: () => { status: number; body: unknown } = () => ({ status: 200, body: {} })) {
     const calls: Record<string, unknown>[] = [];
+    const paths: string[] = [];
     const server = http.createServer((req, res) => {
         let text = "";
         req.on("data", (c: Buffer) => (text += c.toString()));
         req.on("end", () => {
             calls.push(JSON.parse(text || "{}") as Record<string, unknown>);
+            paths.push(req.url ?? "");
             const { status, body } = answer();
             res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
         });
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-    return { calls, url, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+    return { calls, paths, url, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 describe("e2e: automated progressive rollout (real engine, real Prometheus)", function () {
@@ -112,6 +115,13 @@ describe("e2e: automated progressive rollout (real engine, real Prometheus)", fu
         healthy("scorer-blue");
         healthy("scorer-green");
         await stack.setReleases(release([version("scorer-blue", 100), version("scorer-green", 0)]));
+        // The receiver's URL carries a token (as Slack's do): it is set as a secret.
+        await stack.stack.setConfig(
+            `model-release:releases["${APP}"].rollout.notify[0].webhook`,
+            { value: `${notified.url}/${HOOK_TOKEN}`, secret: true },
+            true,
+        );
+        assert.ok(!fs.readFileSync(stack.configPath, "utf8").includes(HOOK_TOKEN));
         const up = await stack.up({ policyPacks: [POLICY_PACK] });
         assert.equal(up.summary.result, "succeeded");
         assert.deepEqual(await weights(), { "scorer-blue": 100 }, "a 0% version has no route");
@@ -188,6 +198,16 @@ describe("e2e: automated progressive rollout (real engine, real Prometheus)", fu
             ],
         );
         assert.ok(notified.calls.every((c) => typeof c.text === "string" && (c.text as string).includes(APP)));
+        // The secret receiver URL was decrypted for the POSTs only: not in the stack file, the
+        // job, the operations log or the engine's state.
+        assert.ok(notified.paths.every((p) => p === `/hook/${HOOK_TOKEN}`));
+        const written = [
+            fs.readFileSync(stack.configPath, "utf8"),
+            JSON.stringify(await store.get(job.id)),
+            JSON.stringify(await manager.coordinator.records()),
+            JSON.stringify(await stack.stack.exportStack()),
+        ];
+        for (const text of written) assert.ok(!text.includes(HOOK_TOKEN), "the secret URL is written nowhere");
     });
 
     it("(2) the error rate rises at step 2: automatic rollback to 100% primary, candidate kept, report names the check and its values", async () => {
