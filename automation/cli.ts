@@ -361,6 +361,17 @@ function numbersOf(command: Command, args: string[]): number[] {
     });
 }
 
+/** An http(s) URL with a host and no user or password. */
+function plainHttpUrl(text: string): boolean {
+    let url: URL;
+    try {
+        url = new URL(text);
+    } catch {
+        return false;
+    }
+    return /^https?:$/.test(url.protocol) && url.hostname !== "" && url.username === "" && url.password === "";
+}
+
 function isDirectory(dir: string): boolean {
     return fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory() ?? false;
 }
@@ -438,7 +449,19 @@ export function parseArgs(argv: string[], cwd = process.cwd()): Invocation {
     const stack = text("stack");
     // `model-release rollout wisdom` names the release as the argument too.
     let release = text("release");
-    if (command === "rollout" && release === undefined && rest.length === 1) release = rest.splice(0, 1)[0];
+    if (command === "rollout" && rest.length > 0) {
+        // Given twice (or two names), which release was meant is a guess: ask instead.
+        if (release !== undefined || rest.length > 1) {
+            throw new UsageError(
+                `rollout takes the release once, as --release NAME or as its one argument, got ${[
+                    ...(release !== undefined ? [`--release ${show(release)}`] : []),
+                    ...rest.map(show),
+                ].join(" ")}`,
+                hint,
+            );
+        }
+        release = rest.splice(0, 1)[0];
+    }
     if (stack === undefined) throw new UsageError("--stack is required", hint);
     if (release === undefined) throw new UsageError("--release is required", hint);
     const stackProblem = validStackName(stack);
@@ -481,11 +504,10 @@ export function parseArgs(argv: string[], cwd = process.cwd()): Invocation {
         }
     }
     const prometheusUrl = text("prometheus-url");
-    if (prometheusUrl !== undefined && !/^https?:\/\/[^/@\s]+/.test(prometheusUrl)) {
-        throw new UsageError(
-            `--prometheus-url must be an http(s) URL without credentials, got ${show(prometheusUrl)}`,
-            hint,
-        );
+    if (prometheusUrl !== undefined && !plainHttpUrl(prometheusUrl)) {
+        // A value with `@` may carry a password: it is not echoed.
+        const got = prometheusUrl.includes("@") ? "a value with credentials (not shown)" : show(prometheusUrl);
+        throw new UsageError(`--prometheus-url must be an http(s) URL without credentials, got ${got}`, hint);
     }
     if (values.cancel === true && values.promote === true) {
         throw new UsageError("--cancel and --promote exclude each other", hint);

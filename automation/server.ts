@@ -307,6 +307,8 @@ const errorSchema = {
             },
         },
         retryAfterSeconds: { type: "integer", description: "503 engine_busy: when to retry" },
+        // Declared, or the serializer drops it from the answer.
+        rollout: { type: "string", description: "409 busy (rollouts): the id of the release's active rollout" },
     },
 } as const;
 
@@ -1067,6 +1069,8 @@ export function buildServer(options: ServerOptions): FastifyInstance & { operati
             },
             async (request, reply) => {
                 const rollouts = rolloutsOf();
+                // Named before authorization, so a refusal record says what was refused.
+                state(request).operation = "rollout";
                 const manager = managerOf(request.params.stack);
                 const principal = await authorized(request, true, manager);
                 await manager();
@@ -1136,6 +1140,7 @@ export function buildServer(options: ServerOptions): FastifyInstance & { operati
                 },
                 async (request, reply) => {
                     const rollouts = rolloutsOf();
+                    state(request).operation = `rollout-${action}`;
                     const manager = managerOf(request.params.stack);
                     const principal = await authorized(request, true, manager);
                     await jobOf(request);

@@ -169,7 +169,13 @@ export function serviceSettings(env: Env): ServiceSettings {
             parsed = undefined;
         }
         if (!parsed || !/^https?:$/.test(parsed.protocol)) {
-            bad("MODEL_RELEASE_PROMETHEUS_URL", "is not an http(s) URL", "use e.g. http://prometheus.monitoring:9090");
+            // ftp://user:password@host is not http(s) either: a value with `@` is not shown.
+            bad(
+                "MODEL_RELEASE_PROMETHEUS_URL",
+                "is not an http(s) URL",
+                "use e.g. http://prometheus.monitoring:9090",
+                prometheusUrl.includes("@") ? "(set, not shown: it may carry credentials)" : undefined,
+            );
         } else if (parsed.username !== "" || parsed.password !== "") {
             bad(
                 "MODEL_RELEASE_PROMETHEUS_URL",

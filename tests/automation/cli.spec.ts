@@ -17,6 +17,8 @@ import {
     wantsJson,
 } from "../../automation/cli";
 import { BusyError, OperationPlan, RefusedError } from "../../automation/releases";
+import { RolloutRefusedError, RolloutStateError } from "../../automation/rollout";
+import { RolloutExistsError, newRolloutJob } from "../../automation/rolloutJobs";
 import { ReleaseConfigError } from "../../components/validate";
 
 const TARGET = ["--stack", "dev", "--release", "wisdom"];
@@ -442,6 +444,131 @@ describe("model-release CLI", () => {
                 describeError(errorReport(new BusyError("dev", "x"))),
                 `model-release: ${new BusyError("dev", "x").message}`,
             );
+        });
+    });
+
+    describe("rollout", () => {
+        const ROLLOUT = ["rollout", "wisdom", "--stack", "dev"];
+
+        it("takes the release as its one argument or as --release", () => {
+            const args = run(ROLLOUT);
+            assert.equal(args.command, "rollout");
+            assert.equal(args.stack, "dev");
+            assert.equal(args.release, "wisdom");
+            assert.deepEqual(args.numbers, []);
+            assert.equal(args.rolloutAction, undefined);
+            assert.equal(args.prometheusUrl, undefined);
+            assert.equal(run(["rollout", ...TARGET]).release, "wisdom");
+            assert.equal(run(["--stack", "dev", "rollout", "wisdom", "--json"]).release, "wisdom");
+            assert.equal(run(["rollout", "--stack", "dev", "--", "wisdom"]).release, "wisdom");
+            usageError(["rollout", "--stack", "dev"], /^--release is required$/);
+            usageError(["rollout", "Wisdom", "--stack", "dev"], /^--release: release name "Wisdom" must be/);
+        });
+
+        it("refuses the release given twice, or two of them, rather than picking one", () => {
+            usageError(
+                ["rollout", "wisdom", ...TARGET],
+                /^rollout takes the release once, as --release NAME or as its one argument, got --release "wisdom" "wisdom"$/,
+            );
+            usageError(["rollout", "other", ...TARGET], /got --release "wisdom" "other"$/);
+            usageError(
+                ["rollout", "wisdom", "other", "--stack", "dev"],
+                /^rollout takes the release once.*got "wisdom" "other"$/,
+            );
+            // Other commands still take no release argument.
+            usageError(["promote", "wisdom", "--stack", "dev"], /^--release is required$/);
+        });
+
+        it("reads --cancel or --promote, not both", () => {
+            assert.equal(run([...ROLLOUT, "--cancel"]).rolloutAction, "cancel");
+            assert.equal(run([...ROLLOUT, "--promote"]).rolloutAction, "promote");
+            usageError([...ROLLOUT, "--cancel", "--promote"], /^--cancel and --promote exclude each other$/);
+            usageError([...ROLLOUT, "--promote", "--cancel"], /^--cancel and --promote exclude each other$/);
+            usageError([...ROLLOUT, "--cancel=yes"], /^--cancel takes no value$/);
+            usageError(["promote", ...TARGET, "--cancel"], /^--cancel does not apply to promote$/);
+        });
+
+        it("takes an http(s) --prometheus-url without credentials, and never echoes a password", () => {
+            for (const url of [
+                "http://prometheus.monitoring:9090",
+                "https://prom.example.com/api/prom",
+                "http://[::1]:9090",
+            ]) {
+                assert.equal(run([...ROLLOUT, "--prometheus-url", url]).prometheusUrl, url);
+            }
+            usageError(
+                [...ROLLOUT, "--prometheus-url", "ftp://x"],
+                /^--prometheus-url must be an http\(s\) URL without credentials, got "ftp:\/\/x"$/,
+            );
+            for (const bad of ["prometheus:9090", "http://", "http://prom 9090", "file:///etc/passwd"]) {
+                usageError([...ROLLOUT, "--prometheus-url", bad], /^--prometheus-url must be an http\(s\) URL/);
+            }
+            for (const bad of [
+                "http://u:hunter2@prometheus:9090",
+                "https://admin:hunter2@prom.example.com",
+                "ftp://u:hunter2@prometheus",
+                "http://u:hunter2@",
+                "http://hunter2@prometheus",
+            ]) {
+                const error = usageError([...ROLLOUT, `--prometheus-url=${bad}`], /^--prometheus-url must be/);
+                assert.ok(!`${error.message}\n${error.usage}`.includes("hunter2"), `${bad}: ${error.message}`);
+            }
+            usageError(["status", ...TARGET, "--prometheus-url", "http://p:9090"], /^--prometheus-url does not apply/);
+        });
+
+        it("takes only its own flags", () => {
+            usageError([...ROLLOUT, "--yes"], /^--yes does not apply to rollout$/);
+            usageError([...ROLLOUT, "--storage-uri", "gs://m"], /^--storage-uri does not apply to rollout$/);
+            const args = run([...ROLLOUT, "--json", "--max-step", "10"]);
+            assert.equal(args.json, true);
+            assert.equal(args.maxStep, 10);
+            assert.equal(args.yes, false);
+        });
+
+        it("rollout --help lists --cancel, --promote and --prometheus-url", () => {
+            const text = help(["rollout", "--help"]);
+            assert.equal(help(["help", "rollout"]), text);
+            assert.match(text, /^usage: model-release rollout /);
+            for (const flag of ["--cancel", "--promote", "--prometheus-url URL", "--max-step N", "--json"]) {
+                assert.ok(text.includes(flag), `rollout --help lists ${flag}`);
+            }
+            assert.ok(!text.includes("--yes"), "rollout takes no --yes");
+            assert.match(help(["--help"]), /^ {2}rollout /m);
+        });
+
+        it("exits 2 on a credential URL without printing the password, in text and JSON", async () => {
+            const text = await capture([...ROLLOUT, "--prometheus-url", "http://u:hunter2@prometheus:9090"]);
+            assert.equal(text.code, 2);
+            assert.match(text.err.join("\n"), /^model-release: --prometheus-url must be/);
+            const json = await capture([...ROLLOUT, "--json", "--prometheus-url", "http://u:hunter2@prometheus:9090"]);
+            assert.equal(json.code, 2);
+            assert.equal(JSON.parse(json.out[0]).error, "usage");
+            assert.ok(![...text.out, ...text.err, ...json.out, ...json.err].join("\n").includes("hunter2"));
+        });
+
+        it("reports rollout errors: refused and state errors exit 2, an active rollout exits 4", () => {
+            assert.deepEqual(errorReport(new RolloutRefusedError("release wisdom has no candidate")), {
+                error: "invalid",
+                exitCode: 2,
+                message: "release wisdom has no candidate",
+            });
+            assert.deepEqual(errorReport(new RolloutStateError("rollout x is not holding")), {
+                error: "invalid",
+                exitCode: 2,
+                message: "rollout x is not holding",
+            });
+            const existing = newRolloutJob({
+                stack: "dev",
+                release: "wisdom",
+                principal: "ops",
+                steps: [10, 50],
+                iterations: 2,
+                percent: 0,
+            });
+            const busy = errorReport(new RolloutExistsError(existing));
+            assert.equal(busy.error, "busy");
+            assert.equal(busy.exitCode, 4);
+            assert.match(busy.message, new RegExp(`already has an active rollout ${existing.id}`));
         });
     });
 

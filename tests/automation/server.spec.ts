@@ -11,6 +11,9 @@ import { BusyError, ConflictError, OperationPlan, RefusedError } from "../../aut
 import { EngineQueueFullError, WorkerDiedError } from "../../automation/engineWorkers";
 import { ServerOptions, ServiceManager, buildServer } from "../../automation/server";
 import { UnknownReleaseError } from "../../automation/operations";
+import type { CheckResult } from "../../automation/analysis";
+import { RolloutRefusedError, RolloutStateError } from "../../automation/rollout";
+import { RolloutExistsError, RolloutJob, newRolloutJob } from "../../automation/rolloutJobs";
 import { UnknownStackError } from "../../automation/stack";
 import { ReleaseConfigError } from "../../components/validate";
 
@@ -95,6 +98,85 @@ function authenticator(): Authenticator {
             entry("nowhere", "operator"),
         ]),
     );
+}
+
+/** The driver of the fake's jobs: a host and pid that must never reach a caller. */
+const OWNER = "build-host-a:98765";
+
+/** A stored rollout job of dev/wisdom, driven by OWNER, with its internal fields set. */
+function rolloutJob(fields: Partial<RolloutJob> = {}): RolloutJob {
+    return {
+        ...newRolloutJob({
+            stack: "dev",
+            release: "wisdom",
+            principal: "admin",
+            steps: [10, 50, 100],
+            iterations: 3,
+            percent: 0,
+        }),
+        owner: OWNER,
+        heartbeatAt: new Date().toISOString(),
+        handledRequestAt: "2026-01-01T00:00:00.000Z",
+        ...fields,
+    };
+}
+
+/** A job as the service shows it: no owner, heartbeat or handled request; whether it is driven. */
+function publicView(job: RolloutJob): Record<string, unknown> {
+    const { owner, heartbeatAt: _beat, handledRequestAt: _handled, ...rest } = job;
+    void _beat;
+    void _handled;
+    return { ...rest, driven: owner !== undefined };
+}
+
+interface FakeRollouts {
+    rollouts: NonNullable<ServerOptions["rollouts"]>;
+    jobs: Map<string, RolloutJob>;
+    /** Every call: `start <stack> <release> by <principal>`, `<action> <stack> <release> <id> by <principal>`. */
+    calls: string[];
+    add(job: RolloutJob): RolloutJob;
+    failStart?: Error;
+    failRequest?: Error;
+}
+
+/** A RolloutService double over a map; like the real one, a job is found only under its own stack and release. */
+function fakeRollouts(): FakeRollouts {
+    const jobs = new Map<string, RolloutJob>();
+    const calls: string[] = [];
+    const find = (stack: string, release: string, id: string) => {
+        const job = jobs.get(id);
+        return job && job.stack === stack && job.release === release ? job : undefined;
+    };
+    const fake: FakeRollouts = {
+        jobs,
+        calls,
+        add: (job) => {
+            jobs.set(job.id, job);
+            return job;
+        },
+        rollouts: {
+            start: async (stack, release, principal) => {
+                calls.push(`start ${stack} ${release} by ${principal}`);
+                if (fake.failStart) throw fake.failStart;
+                return structuredClone(fake.add(rolloutJob({ stack, release, principal })));
+            },
+            get: async (stack, release, id) => structuredClone(find(stack, release, id)),
+            list: async (stack, release) =>
+                [...jobs.values()]
+                    .filter((j) => j.stack === stack && j.release === release)
+                    .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+                    .map((j) => structuredClone(j)),
+            request: async (stack, release, id, action, principal) => {
+                calls.push(`${action} ${stack} ${release} ${id} by ${principal}`);
+                if (fake.failRequest) throw fake.failRequest;
+                const job = find(stack, release, id);
+                if (!job) throw new RolloutStateError(`no rollout ${id} of release ${release} in stack ${stack}`);
+                job.requested = { action, by: principal, at: new Date().toISOString() };
+                return structuredClone(job);
+            },
+        },
+    };
+    return fake;
 }
 
 function readAudit(file: string): Record<string, unknown>[] {
@@ -746,6 +828,311 @@ describe("HTTP service", () => {
         });
     });
 
+    describe("rollouts", () => {
+        const ROLLOUTS = "/stacks/dev/releases/wisdom/rollouts";
+        let fr: FakeRollouts;
+        const withRollouts = (extra: Partial<ServerOptions> = {}) => {
+            fr = fakeRollouts();
+            return server({}, { rollouts: fr.rollouts, ...extra });
+        };
+        const call = (t: string, method: "GET" | "POST", url: string) => ({ method, url, headers: bearer(t) });
+        const INTERNAL = ["owner", "heartbeatAt", "handledRequestAt"];
+
+        it("answers 404 not_found on every rollout route when the service runs none", async () => {
+            const app = server();
+            const id = rolloutJob().id;
+            for (const [method, url] of [
+                ["POST", ROLLOUTS],
+                ["GET", ROLLOUTS],
+                ["GET", `${ROLLOUTS}/${id}`],
+                ["POST", `${ROLLOUTS}/${id}/cancel`],
+                ["POST", `${ROLLOUTS}/${id}/promote`],
+            ] as const) {
+                const res = await app.inject(call(TOKENS.admin, method, url));
+                assert.equal(res.statusCode, 404, `${method} ${url}`);
+                assert.equal(res.json().error, "not_found");
+            }
+            assert.deepEqual(readAudit(auditLog), [], "nothing was attempted, nothing recorded");
+        });
+
+        it("starts an admin's rollout: 202 with the public job, intent then result audited", async () => {
+            const app = withRollouts();
+            const res = await app.inject({
+                ...call(TOKENS.admin, "POST", ROLLOUTS),
+                headers: { ...bearer(TOKENS.admin), "x-on-behalf-of": "alice@example.com" },
+            });
+            assert.equal(res.statusCode, 202, res.body);
+            const body = res.json();
+            assert.deepEqual(fr.calls, ["start dev wisdom by admin"]);
+            const stored = fr.jobs.get(body.id) as RolloutJob;
+            assert.equal(stored.owner, OWNER, "the job carries its driver internally");
+            assert.deepEqual(body, publicView(stored), "the schema drops no public field");
+            assert.equal(body.driven, true);
+            for (const field of INTERNAL) assert.ok(!Object.hasOwn(body, field), `no ${field} in the body`);
+            assert.ok(!res.body.includes("build-host-a"), "no host in the body");
+
+            const [intent, result, ...rest] = readAudit(auditLog);
+            assert.deepEqual(rest, []);
+            assert.deepEqual(
+                [intent.event, intent.who, intent.operation, intent.stack, intent.release, intent.onBehalfOf],
+                ["intent", "admin", "rollout", "dev", "wisdom", "alice@example.com"],
+            );
+            assert.deepEqual(intent.request, { operation: "rollout" });
+            assert.deepEqual(
+                [result.event, result.who, result.operation, result.status, result.result, result.rolloutId],
+                ["result", "admin", "rollout", 202, "accepted", body.id],
+            );
+            assert.equal(result.requestId, res.headers["x-request-id"]);
+            assert.equal(result.requestId, intent.requestId);
+        });
+
+        it("returns a job whole (checks, events, request), and says when nobody drives it", async () => {
+            const app = withRollouts();
+            const check: CheckResult = {
+                name: "error-rate",
+                kind: "prometheus",
+                outcome: "pass",
+                value: 0.01,
+                reason: "ok",
+            };
+            const hook: CheckResult = {
+                name: "smoke",
+                kind: "webhook",
+                outcome: "fail",
+                status: 500,
+                reason: "HTTP 500",
+            };
+            const full = fr.add(
+                rolloutJob({
+                    status: "holding",
+                    phase: "finish",
+                    step: 2,
+                    percent: 100,
+                    waitUntil: "2026-01-01T00:10:00.000Z",
+                    reason: "holding at its last step",
+                    checks: [{ ...check, max: 0.05, query: "sum(rate(x[1m]))", reason: "0.01 <= 0.05" }],
+                    requested: { action: "promote", by: "ops", at: "2026-01-01T00:11:00.000Z" },
+                    events: [
+                        { time: "2026-01-01T00:00:00.000Z", event: "started", step: 1, percent: 10, detail: "go" },
+                        {
+                            time: "2026-01-01T00:05:00.000Z",
+                            event: "judged",
+                            checks: [check, hook],
+                            operationId: "op-1",
+                        },
+                    ],
+                }),
+            );
+            let res = await app.inject(call(TOKENS.viewer, "GET", `${ROLLOUTS}/${full.id}`));
+            assert.equal(res.statusCode, 200, res.body);
+            assert.deepEqual(res.json(), publicView(full));
+            const orphan = fr.add(rolloutJob({ owner: undefined, heartbeatAt: undefined }));
+            res = await app.inject(call(TOKENS.viewer, "GET", `${ROLLOUTS}/${orphan.id}`));
+            assert.equal(res.json().driven, false);
+        });
+
+        it("lets a viewer list and read rollouts, and refuses its start, cancel and promote with 403, audited", async () => {
+            const app = withRollouts();
+            const job = fr.add(rolloutJob());
+            let res = await app.inject(call(TOKENS.viewer, "GET", ROLLOUTS));
+            assert.equal(res.statusCode, 200, res.body);
+            assert.deepEqual(res.json(), { rollouts: [publicView(job)] });
+            assert.ok(!res.body.includes("build-host-a"));
+            res = await app.inject(call(TOKENS.viewer, "GET", `${ROLLOUTS}/${job.id}`));
+            assert.equal(res.statusCode, 200, res.body);
+            assert.equal(res.json().id, job.id);
+            for (const field of INTERNAL) assert.ok(!Object.hasOwn(res.json(), field), `no ${field}`);
+
+            res = await app.inject(call(TOKENS.viewer, "POST", ROLLOUTS));
+            assert.equal(res.statusCode, 403);
+            assert.equal(res.json().error, "forbidden");
+            assert.match(res.json().message, /viewer is a viewer: it may not apply/);
+            for (const action of ["cancel", "promote"]) {
+                res = await app.inject(call(TOKENS.viewer, "POST", `${ROLLOUTS}/${job.id}/${action}`));
+                assert.equal(res.statusCode, 403, action);
+            }
+            assert.deepEqual(fr.calls, [], "nothing reached the rollout service");
+            assert.equal(fr.jobs.get(job.id)?.requested, undefined);
+            assert.deepEqual(
+                readAudit(auditLog).map((r) => [r.event, r.who, r.status, r.result, r.operation, r.path]),
+                [
+                    ["refused", "viewer", 403, "forbidden", "rollout", ROLLOUTS],
+                    ["refused", "viewer", 403, "forbidden", "rollout-cancel", `${ROLLOUTS}/${job.id}/cancel`],
+                    ["refused", "viewer", 403, "forbidden", "rollout-promote", `${ROLLOUTS}/${job.id}/promote`],
+                ],
+                "reads are not recorded; each refusal is, naming what was refused",
+            );
+        });
+
+        it("refuses an operator outside its grants, and cannot reach another release's job through its own", async () => {
+            const app = withRollouts();
+            const other = fr.add(rolloutJob({ release: "other" }));
+            const prod = fr.add(rolloutJob({ stack: "prod" }));
+            const outside: [string, string][] = [
+                [TOKENS.operator, "/stacks/prod/releases/wisdom/rollouts"], // stack not granted
+                [TOKENS.operator, "/stacks/dev/releases/other/rollouts"], // release not granted
+                [TOKENS.operator, "/stacks/staging-1/releases/elsewhere/rollouts"], // namespace "shared" not granted
+                [TOKENS.nowhere, ROLLOUTS], // an operator with no grants
+                [TOKENS.operator, `/stacks/dev/releases/other/rollouts/${other.id}/cancel`],
+                [TOKENS.operator, `/stacks/prod/releases/wisdom/rollouts/${prod.id}/promote`],
+            ];
+            for (const [t, url] of outside) {
+                const res = await app.inject(call(t, "POST", url));
+                assert.equal(res.statusCode, 403, url);
+                assert.equal(res.json().error, "forbidden", url);
+            }
+            // The attack: a granted path with the id of a job the operator may not touch.
+            for (const id of [other.id, prod.id]) {
+                for (const action of ["cancel", "promote"]) {
+                    const res = await app.inject(call(TOKENS.operator, "POST", `${ROLLOUTS}/${id}/${action}`));
+                    assert.equal(res.statusCode, 404, `${action} ${id}`);
+                    assert.equal(res.json().error, "not_found");
+                }
+                const read = await app.inject(call(TOKENS.operator, "GET", `${ROLLOUTS}/${id}`));
+                assert.equal(read.statusCode, 404);
+            }
+            assert.deepEqual(fr.calls, [], "nothing reached the rollout service");
+            assert.equal(fr.jobs.get(other.id)?.requested, undefined);
+            assert.equal(fr.jobs.get(prod.id)?.requested, undefined);
+            assert.equal(readAudit(auditLog).filter((r) => r.status === 403).length, outside.length);
+            assert.ok(
+                readAudit(auditLog).every((r) => r.event === "refused"),
+                "no intent was recorded",
+            );
+            // Within its grants it may.
+            const res = await app.inject(call(TOKENS.operator, "POST", "/stacks/staging-eu/releases/wisdom/rollouts"));
+            assert.equal(res.statusCode, 202, res.body);
+            assert.deepEqual(fr.calls, ["start staging-eu wisdom by operator"]);
+        });
+
+        it("maps the service's errors to 409: refused, busy naming the rollout (no host or pid), conflict", async () => {
+            let app = withRollouts();
+            fr.failStart = new RolloutRefusedError(
+                "release wisdom has no candidate to roll out (read /home/ops/.kube/config at 10.0.0.1:6443)",
+            );
+            let res = await app.inject(call(TOKENS.admin, "POST", ROLLOUTS));
+            assert.equal(res.statusCode, 409);
+            assert.equal(res.json().error, "refused");
+            assert.match(res.json().message, /^release wisdom has no candidate to roll out/);
+            assert.doesNotMatch(res.body, /\/home\/ops|6443/, "no path or address in the body");
+            const [, refused] = readAudit(auditLog);
+            assert.deepEqual(
+                [refused.event, refused.status, refused.result, refused.operation],
+                ["result", 409, "refused", "rollout"],
+            );
+            assert.match(refused.reason as string, /^RolloutRefusedError: release wisdom has no candidate/);
+
+            app = withRollouts();
+            const existing = fr.add(rolloutJob({ status: "paused", step: 1 }));
+            fr.failStart = new RolloutExistsError(existing);
+            res = await app.inject(call(TOKENS.admin, "POST", ROLLOUTS));
+            assert.equal(res.statusCode, 409);
+            assert.equal(res.json().error, "busy");
+            assert.equal(res.json().rollout, existing.id);
+            assert.equal(
+                res.json().message,
+                `release wisdom of stack dev already has an active rollout ${existing.id} (paused); cancel it first or let it finish`,
+            );
+            assert.ok(!res.body.includes("build-host-a"), "no host in the body");
+            assert.ok(!res.body.includes(OWNER), "no host:pid in the body");
+
+            fr.failRequest = new RolloutStateError(`rollout ${existing.id} is not holding: nothing to promote`);
+            res = await app.inject(call(TOKENS.admin, "POST", `${ROLLOUTS}/${existing.id}/promote`));
+            assert.equal(res.statusCode, 409);
+            assert.equal(res.json().error, "conflict");
+            assert.match(res.json().message, /is not holding: nothing to promote/);
+            const records = readAudit(auditLog).slice(2);
+            assert.deepEqual(
+                records.map((r) => [r.event, r.operation, r.status, r.result]),
+                [
+                    ["intent", "rollout", undefined, undefined],
+                    ["result", "rollout", 409, "busy"],
+                    ["intent", "rollout-promote", undefined, undefined],
+                    ["result", "rollout-promote", 409, "conflict"],
+                ],
+            );
+            assert.ok(
+                records.every((r) => !JSON.stringify(r).includes("build-host-a")),
+                "no host in the audit log",
+            );
+        });
+
+        it("answers 404 to an unknown id or another release's job, and 400 to an id that is not a uuid", async () => {
+            const app = withRollouts();
+            const own = fr.add(rolloutJob());
+            const other = fr.add(rolloutJob({ release: "other" }));
+            const elsewhere = fr.add(rolloutJob({ stack: "prod" }));
+            for (const id of [rolloutJob().id, other.id, elsewhere.id]) {
+                const res = await app.inject(call(TOKENS.admin, "GET", `${ROLLOUTS}/${id}`));
+                assert.equal(res.statusCode, 404, id);
+                assert.equal(res.json().error, "not_found");
+                for (const action of ["cancel", "promote"]) {
+                    const post = await app.inject(call(TOKENS.admin, "POST", `${ROLLOUTS}/${id}/${action}`));
+                    assert.equal(post.statusCode, 404, `${action} ${id}`);
+                }
+            }
+            for (const id of ["not-a-uuid", "x".repeat(36), own.id.toUpperCase(), `${own.id}0`]) {
+                const res = await app.inject(call(TOKENS.admin, "GET", `${ROLLOUTS}/${id}`));
+                assert.equal(res.statusCode, 400, id);
+                assert.equal(res.json().error, "invalid");
+                const post = await app.inject(call(TOKENS.admin, "POST", `${ROLLOUTS}/${id}/cancel`));
+                assert.equal(post.statusCode, 400, id);
+            }
+            assert.deepEqual(fr.calls, [], "nothing reached the rollout service");
+            const list = await app.inject(call(TOKENS.admin, "GET", ROLLOUTS));
+            assert.deepEqual(
+                list.json().rollouts.map((j: { id: string }) => j.id),
+                [own.id],
+                "only this release's jobs",
+            );
+            const res = await app.inject(call(TOKENS.admin, "GET", `/stacks/dev/releases/other/rollouts/${other.id}`));
+            assert.equal(res.statusCode, 200, "found under its own release");
+        });
+
+        it("passes cancel and promote on with stack, release, id and the caller's name: 202, audited", async () => {
+            const app = withRollouts();
+            const started = (await app.inject(call(TOKENS.admin, "POST", ROLLOUTS))).json();
+            let res = await app.inject(call(TOKENS.operator, "POST", `${ROLLOUTS}/${started.id}/cancel`));
+            assert.equal(res.statusCode, 202, res.body);
+            assert.equal(res.json().id, started.id);
+            assert.deepEqual(
+                { ...res.json().requested, at: undefined },
+                { action: "cancel", by: "operator", at: undefined },
+            );
+            for (const field of INTERNAL) assert.ok(!Object.hasOwn(res.json(), field), `no ${field}`);
+            res = await app.inject(call(TOKENS.admin, "POST", `${ROLLOUTS}/${started.id}/promote`));
+            assert.equal(res.statusCode, 202, res.body);
+            assert.equal(res.json().requested.action, "promote");
+            assert.deepEqual(fr.calls, [
+                "start dev wisdom by admin",
+                `cancel dev wisdom ${started.id} by operator`,
+                `promote dev wisdom ${started.id} by admin`,
+            ]);
+            assert.deepEqual(
+                readAudit(auditLog).map((r) => [r.event, r.who, r.operation, r.status, r.result, r.rolloutId]),
+                [
+                    ["intent", "admin", "rollout", undefined, undefined, undefined],
+                    ["result", "admin", "rollout", 202, "accepted", started.id],
+                    ["intent", "operator", "rollout-cancel", undefined, undefined, undefined],
+                    ["result", "operator", "rollout-cancel", 202, "accepted", started.id],
+                    ["intent", "admin", "rollout-promote", undefined, undefined, undefined],
+                    ["result", "admin", "rollout-promote", 202, "accepted", started.id],
+                ],
+            );
+        });
+
+        it("starts nothing, with 503, when the intent cannot be recorded", async () => {
+            const app = withRollouts();
+            await app.ready();
+            fs.rmSync(path.dirname(auditLog), { recursive: true });
+            const res = await app.inject(call(TOKENS.admin, "POST", ROLLOUTS));
+            assert.equal(res.statusCode, 503);
+            assert.equal(res.json().error, "audit_unavailable");
+            assert.ok(!res.body.includes(os.tmpdir()), "no file path in the body");
+            assert.deepEqual(fr.calls, [], "the rollout service was never called");
+        });
+    });
+
     describe("OpenAPI", () => {
         it("is generated from the route schemas, with every version field", async () => {
             const app = server();
@@ -793,6 +1180,72 @@ describe("HTTP service", () => {
             );
             assert.ok(["401", "403", "409", "429", "503"].every((code) => code in post.responses));
             assert.deepEqual(doc.security, [{ bearer: [] }]);
+        });
+
+        it("documents the rollout routes: 202 with the public job schema, the job id, the 409 answers", async () => {
+            const doc = (
+                await server().inject({ method: "GET", url: "/openapi.json", headers: bearer(TOKENS.viewer) })
+            ).json();
+            const base = "/stacks/{stack}/releases/{release}/rollouts";
+            const schemaOf = (response: { content: Record<string, { schema: Record<string, unknown> }> }) =>
+                response.content["application/json"].schema as { properties: Record<string, unknown> };
+            const jobFields = [
+                "checks",
+                "createdAt",
+                "driven",
+                "events",
+                "failures",
+                "id",
+                "iterations",
+                "percent",
+                "phase",
+                "principal",
+                "reason",
+                "release",
+                "requested",
+                "stack",
+                "startPercent",
+                "status",
+                "step",
+                "steps",
+                "updatedAt",
+                "waitUntil",
+            ];
+            const posts = [
+                doc.paths[base].post,
+                doc.paths[`${base}/{id}/cancel`].post,
+                doc.paths[`${base}/{id}/promote`].post,
+            ];
+            for (const post of posts) {
+                assert.ok(post, "every rollout action is documented");
+                const job = schemaOf(post.responses["202"]);
+                assert.deepEqual(
+                    Object.keys(job.properties).sort(),
+                    jobFields,
+                    "no owner, heartbeat or handled request",
+                );
+                assert.ok(["401", "403", "404", "409", "429", "503"].every((code) => code in post.responses));
+                assert.ok(!("200" in post.responses), "an accepted job is 202");
+                assert.match(post.responses["409"].description, /refused.*busy.*conflict/);
+                assert.ok("rollout" in schemaOf(post.responses["409"]).properties, "409 busy names the rollout");
+            }
+            assert.deepEqual(
+                posts.map((p: { parameters: { name: string }[] }) => p.parameters.map((x) => x.name)),
+                [
+                    ["stack", "release"],
+                    ["stack", "release", "id"],
+                    ["stack", "release", "id"],
+                ],
+            );
+            const list = schemaOf(doc.paths[base].get.responses["200"]).properties.rollouts as {
+                items: { properties: Record<string, unknown> };
+            };
+            assert.deepEqual(Object.keys(list.items.properties).sort(), jobFields);
+            const one = doc.paths[`${base}/{id}`].get;
+            assert.deepEqual(Object.keys(schemaOf(one.responses["200"]).properties).sort(), jobFields);
+            const id = one.parameters.find((p: { name: string }) => p.name === "id");
+            assert.equal(id.in, "path");
+            assert.equal(id.schema.pattern, "^[0-9a-f-]{36}$");
         });
     });
 

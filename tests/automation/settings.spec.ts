@@ -79,6 +79,48 @@ describe("service settings", () => {
         );
     });
 
+    it("reads MODEL_RELEASE_PROMETHEUS_URL: http(s) only, never with credentials, never showing a password", () => {
+        assert.equal(serviceSettings(TOKENS).prometheusUrl, undefined);
+        assert.equal(serviceSettings({ ...TOKENS, MODEL_RELEASE_PROMETHEUS_URL: "" }).prometheusUrl, undefined);
+        for (const url of ["http://prometheus.monitoring:9090", "https://prom.example.com/api/prom"]) {
+            assert.equal(serviceSettings({ ...TOKENS, MODEL_RELEASE_PROMETHEUS_URL: url }).prometheusUrl, url);
+        }
+        for (const value of ["ftp://prometheus:9090", "prometheus:9090", "not a url"]) {
+            const found = problems({ ...TOKENS, MODEL_RELEASE_PROMETHEUS_URL: value });
+            assert.equal(found.length, 1, value);
+            assert.ok(
+                found[0].startsWith(`MODEL_RELEASE_PROMETHEUS_URL=${JSON.stringify(value)}: is not an http(s) URL`),
+                found[0],
+            );
+            assert.match(found[0], /fix: use e\.g\. http:\/\/prometheus\.monitoring:9090/);
+        }
+        for (const value of [
+            "http://admin:hunter2@prometheus:9090",
+            "https://admin:hunter2@prom.example.com",
+            "http://hunter2@prometheus:9090",
+        ]) {
+            const found = problems({ ...TOKENS, MODEL_RELEASE_PROMETHEUS_URL: value });
+            assert.equal(found.length, 1, value);
+            assert.match(found[0], /^MODEL_RELEASE_PROMETHEUS_URL=\(set, with credentials\): carries credentials/);
+            assert.ok(!found[0].includes("hunter2"), found[0]);
+        }
+        // Not http(s) and with a password: refused for its scheme, the value still not shown.
+        for (const value of ["ftp://admin:hunter2@prometheus", "admin:hunter2@prometheus:9090", "http://u:hunter2@"]) {
+            const [problem, ...rest] = problems({ ...TOKENS, MODEL_RELEASE_PROMETHEUS_URL: value });
+            assert.deepEqual(rest, [], value);
+            assert.match(problem, /^MODEL_RELEASE_PROMETHEUS_URL=\(set, not shown: .*\): is not an http\(s\) URL/);
+            assert.ok(!problem.includes("hunter2"), problem);
+        }
+        // The start-up error, as printed, does not carry the password either.
+        assert.throws(
+            () => serviceSettings({ ...TOKENS, MODEL_RELEASE_PROMETHEUS_URL: "ftp://admin:hunter2@prometheus" }),
+            (error: Error) =>
+                error instanceof SettingsError &&
+                /MODEL_RELEASE_PROMETHEUS_URL/.test(error.message) &&
+                !error.message.includes("hunter2"),
+        );
+    });
+
     it("reads every setting", () => {
         const settings = serviceSettings({
             ...TOKENS,
