@@ -123,8 +123,17 @@ function running(child: ChildProcess): boolean {
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
+    // The timer is cleared once the server exits: a pending one would keep the test process alive.
     const exited = (ms: number) =>
-        Promise.race([new Promise((resolve) => child.once("exit", resolve)), sleep(ms)]).then(() => !running(child));
+        new Promise<boolean>((resolve) => {
+            const done = () => {
+                clearTimeout(timer);
+                child.removeListener("exit", done);
+                resolve(!running(child));
+            };
+            const timer = setTimeout(done, ms);
+            child.once("exit", done);
+        });
     if (!running(child)) return;
     child.kill("SIGINT"); // fast shutdown
     if (await exited(15_000)) return;

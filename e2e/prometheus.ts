@@ -61,8 +61,17 @@ function alive(child: ChildProcess): boolean {
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
+    // The timer is cleared once the server exits: a pending one would keep the test process alive.
     const exited = (ms: number) =>
-        Promise.race([new Promise((resolve) => child.once("exit", resolve)), sleep(ms)]).then(() => !alive(child));
+        new Promise<boolean>((resolve) => {
+            const done = () => {
+                clearTimeout(timer);
+                child.removeListener("exit", done);
+                resolve(!alive(child));
+            };
+            const timer = setTimeout(done, ms);
+            child.once("exit", done);
+        });
     if (!alive(child)) return;
     child.kill("SIGCONT"); // a paused server would not act on SIGTERM
     child.kill("SIGTERM"); // graceful: the TSDB is closed, the next start replays less
