@@ -1,12 +1,16 @@
 import * as assert from "node:assert/strict";
 
 import {
+    INSPECT_HEADER,
     ReleasesConfig,
     addCandidate,
+    candidatePercent,
     percentages,
     promote,
     remove,
     rollback,
+    rolloutAbort,
+    rolloutStep,
     setWeights,
     step,
     validated,
@@ -262,5 +266,65 @@ describe("release operations on config", () => {
         assert.deepEqual(remove({ ...seed000(), other: wisdom([modelVersion("v0")], { name: "other" }) }, "wisdom"), {
             other: wisdom([modelVersion("v0")], { name: "other" }),
         });
+    });
+});
+
+describe("rollout steps and rollback on config", () => {
+    const blueGreen = (): ReleasesConfig => ({
+        wisdom: wisdom([modelVersion("v0", { weight: 100 }), modelVersion("v1", { weight: 0 })], {
+            strategy: "blue-green",
+        }),
+    });
+    const kserveCanary = (percent?: number): ReleasesConfig => ({
+        "sklearn-iris": sklearnIris("gs://kfserving-examples/models/sklearn/1.0/model-2", {
+            ...(percent !== undefined ? { canaryTrafficPercent: percent } : {}),
+        }),
+    });
+
+    it("steps a blue-green candidate to a percent, within the step limit", () => {
+        const next = rolloutStep(blueGreen(), "wisdom", 25);
+        assert.deepEqual(
+            next.wisdom.versions.map((v) => v.weight),
+            [75, 25],
+        );
+        assert.equal(candidatePercent(next, "wisdom"), 25);
+        refused(
+            () => rolloutStep(next, "wisdom", 60),
+            "releases.wisdom.versions[1].weight",
+            /more than the 25-point limit/,
+        );
+        assert.equal(candidatePercent(rolloutStep(next, "wisdom", 60, { maxStep: 50 }), "wisdom"), 60);
+    });
+
+    it("steps a kserve-canary release through canaryTrafficPercent, within the step limit", () => {
+        const next = rolloutStep(kserveCanary(0), "sklearn-iris", 10);
+        assert.equal(next["sklearn-iris"].canaryTrafficPercent, 10);
+        assert.equal(candidatePercent(next, "sklearn-iris"), 10);
+        assert.throws(() => rolloutStep(next, "sklearn-iris", 50), /more than the 25-point limit/);
+        assert.equal(candidatePercent(kserveCanary(), "sklearn-iris"), 100, "no canary: the latest revision has all");
+    });
+
+    it("refuses to step a release without exactly a primary and one candidate", () => {
+        refused(
+            () => rolloutStep({ wisdom: wisdom([modelVersion("v0")], { strategy: "blue-green" }) }, "wisdom", 10),
+            "releases.wisdom",
+            /needs blue-green with a primary and one candidate/,
+        );
+    });
+
+    it("rolls back to 100% primary keeping the candidate, for every strategy", () => {
+        const bg = rolloutAbort(rolloutStep(blueGreen(), "wisdom", 25), "wisdom");
+        assert.deepEqual(
+            bg.wisdom.versions.map((v) => v.weight),
+            [100, 0],
+        );
+        assert.equal(rolloutAbort(kserveCanary(20), "sklearn-iris")["sklearn-iris"].canaryTrafficPercent, 0);
+        const canary: ReleasesConfig = {
+            wisdom: wisdom([modelVersion("v0"), modelVersion("v1")], { strategy: "canary" }),
+        };
+        const c = rolloutAbort(canary, "wisdom");
+        assert.equal(c.wisdom.strategy, "canary");
+        assert.deepEqual(c.wisdom.versions[1].match, [{ headers: { [INSPECT_HEADER]: { exact: "wisdom" } } }]);
+        assert.deepEqual(percentages(c, "wisdom"), [100, 0]);
     });
 });
