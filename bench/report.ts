@@ -292,12 +292,22 @@ function rolloutReport(r: RolloutBenchResult): string[] {
         markdownTable(
             [
                 "per step beyond the interval",
-                "step operation (preview + up + checks)",
+                "step operation (preview + up, both with the pack)",
                 "judgement",
+                "runner's own",
                 "rollback to primary",
-                "one step's up",
+                "one step's up (with the pack)",
             ],
-            [[sec(r.perStep), sec(r.operation), sec(r.judgement), sec(r.rollback), sec(r.stepUp)]],
+            [
+                [
+                    sec(r.perStep),
+                    sec(r.operation),
+                    sec(r.judgement),
+                    r.runnerOwn ? sec(r.runnerOwn) : "-",
+                    sec(r.rollback),
+                    sec(r.stepUp),
+                ],
+            ],
         ),
     ];
 }

@@ -28,8 +28,10 @@ export interface RolloutBenchResult {
     judgement: Summary;
     /** Seconds from the failed judgement to the live routing at 100% primary. */
     rollback: Summary;
-    /** Seconds of one step's plain `up` (a weights edit), the rollback target's base. */
+    /** Seconds of one step's `up` with the policy pack (a weights edit), the rollback target's base. */
     stepUp: Summary;
+    /** Seconds per step beyond the interval and the release operation: the runner's own cost. */
+    runnerOwn: Summary;
 }
 
 const QUERY =
@@ -72,13 +74,15 @@ export async function rolloutBench(
             `/apis/networking.istio.io/v1/namespaces/${namespace}/virtualservices/bench`,
         );
         const routes = vs?.spec.http[vs.spec.http.length - 1].route ?? [];
-        return routes.length < 2 ? undefined : (routes[1].weight ?? 0);
+        // A 0% version has no route.
+        return routes.length < 2 ? 0 : (routes[1].weight ?? 0);
     };
     const perStep: number[] = [];
     const operation: number[] = [];
     const judgement: number[] = [];
     const rollback: number[] = [];
     const stepUp: number[] = [];
+    const runnerOwn: number[] = [];
     try {
         for (let i = -1; i < runs; i++) {
             // Healthy rollout (run -1 warms the engine, provider and control plane).
@@ -114,6 +118,11 @@ export async function rolloutBench(
             const judged = times.filter((e) => e.event === "judged");
             if (i >= 0) {
                 perStep.push((total - steps.length * intervalSeconds) / steps.length);
+                const operations = stepEvents.reduce(
+                    (sum, s, k) => sum + (Date.parse(s.time) - (k === 0 ? startedAt : Date.parse(judged[k - 1].time))),
+                    0,
+                );
+                runnerOwn.push((total - steps.length * intervalSeconds - operations / 1000) / steps.length);
                 stepEvents.forEach((s, k) => {
                     const from = k === 0 ? startedAt : at(judged[k - 1]);
                     operation.push((at(s) - from) / 1000);
@@ -137,7 +146,7 @@ export async function rolloutBench(
             const failJob = await failing.create(failTarget, "bench");
             const failDriving = failing.drive(failJob, failTarget);
             while (failedAt === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-            let live: number | undefined = 10;
+            let live = 10;
             while (live !== 0) {
                 live = await liveCandidate();
                 if (live !== 0) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -147,9 +156,9 @@ export async function rolloutBench(
             await failing.close();
             if (failed.status !== "rolled-back") throw new Error(`the failing rollout ended ${failed.status}`);
 
-            // One step's plain up, for the target.
+            // One step's up as a rollout step runs it (with the policy pack), for the target.
             await stack.setReleases(release([90, 10]));
-            const up = await timed(() => stack.up());
+            const up = await timed(() => stack.up({ policyPacks: [POLICY_PACK] }));
             if (i < 0) continue;
             rollback.push(back);
             stepUp.push(up.ms / 1000);
@@ -170,5 +179,6 @@ export async function rolloutBench(
         judgement: summarize(judgement),
         rollback: summarize(rollback),
         stepUp: summarize(stepUp),
+        runnerOwn: summarize(runnerOwn),
     };
 }

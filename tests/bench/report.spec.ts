@@ -197,4 +197,32 @@ describe("bench report", () => {
         assert.match(md, /\| isolation extra latency, ms \| 2500\.00 \| 2000\.00 \| \*\*missed\*\* \|/);
         assert.match(md, /\| policy pack vs no-op pack, 10 releases \| 1\.11 \| 1\.15 \| met \|/);
     });
+
+    it("checks the rollout targets (5 s per step, 2 s beyond one step's up) and renders section 7", () => {
+        const sum = (median: number) => ({ runs: 3, median, min: median * 0.9, max: median * 1.1 });
+        const r: BenchResults = {
+            ...results(),
+            rollout: {
+                steps: [10, 20, 30],
+                intervalSeconds: 2,
+                perStep: sum(5),
+                operation: sum(4.8),
+                judgement: sum(0.05),
+                runnerOwn: sum(0.15),
+                rollback: sum(7.5),
+                stepUp: sum(5),
+            },
+        };
+        const checks = checkTargets(r).filter((c) => c.name.startsWith("rollout"));
+        assert.deepEqual(
+            checks.map((c) => [c.name, c.value, c.limit, c.met]),
+            [
+                ["rollout: seconds per step beyond the interval", 5, 5, true],
+                ["rollout: failed check to 100% primary, seconds beyond one step's up", 2.5, 2, false],
+            ],
+        );
+        const section = markdownReport(r).slice(markdownReport(r).indexOf("### 7. Automated rollout"));
+        assert.match(section, /steps 10, 20, 30% with a 2 s interval/);
+        assert.match(section, /\| 5\.00 \(4\.50–5\.50\) \| 4\.80 .* \| 0\.15 .* \| 7\.50 \(6\.75–8\.25\) \| 5\.00 /);
+    });
 });
