@@ -710,8 +710,9 @@ export class RolloutRunner {
 async function withSecrets(context: Context, target: RolloutTarget): Promise<Context> {
     const reveal = async (value: string, path: string): Promise<string> => {
         if (!SECRET_PLACEHOLDER.test(value)) return value;
-        if (!target.secret)
-            {throw new Error(`releases.${target.release}.${path} is a secret this runner cannot decrypt`);}
+        if (!target.secret) {
+            throw new Error(`releases.${target.release}.${path} is a secret this runner cannot decrypt`);
+        }
         let revealed: string;
         try {
             revealed = await target.secret(path);

@@ -5,11 +5,10 @@
  * of the program under fresh Pulumi mocks, and prints one JSON line (MockSample). The process
  * runs TypeScript through ts-node, as the Pulumi Node.js language host runs a TypeScript program.
  */
-import * as pulumi from "@pulumi/pulumi";
 
 import { ReleasePlan } from "../components/plan";
 import { releaseProgram } from "../components/program";
-import { valueOf } from "../tests/components/mocks";
+import { installMocks, valueOf } from "../tests/components/mocks";
 import { benchReleases, declareRaw, objectCount, plansOf } from "./workloads";
 
 export type MockVariant = "component" | "raw";
@@ -45,21 +44,11 @@ function gc(): void {
 async function runOnce(variant: MockVariant, releases: Record<string, unknown>, plans: ReleasePlan[]): Promise<number> {
     const expected = resourcesOf(variant, plans);
     let registered = 0;
-    pulumi.runtime.setAllConfig({ "model-release:releases": JSON.stringify(releases) });
-    await pulumi.runtime.setMocks(
-        {
-            newResource(args: pulumi.runtime.MockResourceArgs) {
-                registered++;
-                return { id: `${args.name}-id`, state: args.inputs };
-            },
-            call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
-                throw new Error(`unexpected call ${args.token}`);
-            },
-        },
-        "model-release",
-        "bench",
-        true,
-    );
+    await installMocks({ "model-release:releases": JSON.stringify(releases) }, [], {
+        stack: "bench",
+        preview: true,
+        onRegister: () => registered++,
+    });
     gc();
     const start = performance.now();
     if (variant === "component") {

@@ -207,7 +207,7 @@ export interface ReleaseArgs {
     namespace?: string;
     /** Where the versions run. */
     environment: Environment;
-    /** How traffic is shared; default `none` with one version, `blue-green` with more. */
+    /** How traffic is shared; default `none` (the primary gets everything). */
     strategy?: Strategy;
     /** Labels merged into every object. */
     labels?: Record<string, string>;

@@ -1,7 +1,7 @@
 /**
  * A local Kubernetes control plane for the end-to-end tests and the demo: etcd and kube-apiserver
  * on loopback with free ports and a temporary directory, the real KServe and Istio CRDs installed
- * server-side, and a kubeconfig. No controllers run: the caller plays them (see kserveStub.ts).
+ * server-side, and a kubeconfig. No controllers run: the caller plays them (see controllerStub.ts).
  */
 import { ChildProcess, spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";

@@ -8,20 +8,32 @@ export interface Registered {
     inputs: Record<string, unknown>;
 }
 
+/** Where the mocks run, and what becomes of each registration. */
+export interface MockOptions {
+    /** Stack name; default `dev`. */
+    stack?: string;
+    /** Whether the program runs as a preview; default false. */
+    preview?: boolean;
+    /** Receives each registration instead of the returned list (the benchmarks count, not keep). */
+    onRegister?: (args: pulumi.runtime.MockResourceArgs) => void;
+}
+
 /**
- * Installs fresh mocks (stack `dev` of project `model-release`, not a preview) and returns the
- * list that will receive every registered resource.
+ * Installs fresh mocks (project `model-release`) and returns the list that will receive every
+ * registered resource. The one mock monitor of the tests and the benchmarks.
  */
 export async function installMocks(
     config: Record<string, string> = {},
     secretKeys: string[] = [],
+    options: MockOptions = {},
 ): Promise<Registered[]> {
     const registered: Registered[] = [];
     pulumi.runtime.setAllConfig(config, secretKeys);
     await pulumi.runtime.setMocks(
         {
             newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
-                registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+                if (options.onRegister) options.onRegister(args);
+                else registered.push({ type: args.type, name: args.name, inputs: args.inputs });
                 return { id: `${args.name}-id`, state: args.inputs };
             },
             call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
@@ -29,8 +41,8 @@ export async function installMocks(
             },
         },
         "model-release",
-        "dev",
-        false,
+        options.stack ?? "dev",
+        options.preview ?? false,
     );
     return registered;
 }
