@@ -307,6 +307,14 @@ export class LocalCluster {
         }
     }
 
+    /** Kills the processes and removes the temporary directory at once (for process exit). */
+    stopNow(): void {
+        for (const child of this.processes) {
+            if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+        }
+        fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+
     /** Stops the processes and removes the temporary directory. */
     async stop(): Promise<void> {
         for (const child of this.processes.reverse()) {

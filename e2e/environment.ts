@@ -1,7 +1,8 @@
 /**
  * One local control plane (with the KServe stub) shared by every end-to-end test file: starting
  * it and installing the 2 MB InferenceService CRD costs seconds, so it is started once, on first
- * use, and stopped by the suite's root hook. Each test file works in its own namespace and stack.
+ * use, and stopped by the suite's root hook (run serially) or when the mocha worker process that
+ * ran the files ends (run in parallel). Each test file works in its own namespace and stack.
  */
 import { LocalCluster } from "./cluster";
 import { ensureEngine, ensurePolicyPack } from "./engine";
@@ -21,7 +22,8 @@ async function start(): Promise<Environment> {
     const cluster = await LocalCluster.start(bin);
     const stub = new ControllerStub(cluster);
     stub.start();
-    return { bin, cluster, stub };
+    startedEnv = { bin, cluster, stub };
+    return startedEnv;
 }
 
 /** The shared environment, started on first call. */
@@ -30,11 +32,25 @@ export function environment(): Promise<Environment> {
     return started;
 }
 
+let startedEnv: Environment | undefined;
+
+/**
+ * Kills the shared environment at once, synchronously: for a process's `exit` event, when a
+ * parallel mocha worker that ran several test files ends.
+ */
+export function stopEnvironmentNow(): void {
+    startedEnv?.stub.stop();
+    startedEnv?.cluster.stopNow();
+    startedEnv = undefined;
+    started = undefined;
+}
+
 /** Stops the shared environment if it was started. */
 export async function stopEnvironment(): Promise<void> {
     if (!started) return;
     const env = await started.catch(() => undefined);
     started = undefined;
+    startedEnv = undefined;
     env?.stub.stop();
     await env?.cluster.stop();
 }

@@ -1,0 +1,353 @@
+/**
+ * Release-level rules: one release description, from its identity (name, namespace, environment,
+ * strategy) through its sections to its versions, resolved with every default applied.
+ */
+import { ResolvedRollout } from "../rollout";
+import { DeploymentModeNames, Environment, ReleaseArgs, SplitGateway, Strategy } from "../types";
+import { Checker, DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, isObject, reservedKeys } from "./checker";
+import { DEFAULT_DEPLOYMENT_ENTRY_TARGET, ENVIRONMENTS, PROTOCOL_VERSIONS, STRATEGIES } from "./defaults";
+import { modelFormatOf } from "./fields";
+import { ConfigIssue, show } from "./issues";
+import { rolloutOf } from "./rollout";
+import { readinessOf, routingOf, storageCredentialsOf } from "./sections";
+import { RELEASE_NO_EFFECT, ROUTING_NO_EFFECT, STRATEGY_ENVIRONMENTS, noEffectKeys, wrongStrategy } from "./tables";
+import { ReleaseContext, ResolvedVersion, versionOf } from "./version";
+
+const RELEASE_KEYS: readonly (keyof ReleaseArgs)[] = [
+    "name",
+    "namespace",
+    "environment",
+    "strategy",
+    "labels",
+    "annotations",
+    "modelFormat",
+    "runtime",
+    "protocolVersion",
+    "port",
+    "image",
+    "versions",
+    "canaryTrafficPercent",
+    "tagRouting",
+    "deploymentModeNames",
+    "routing",
+    "readiness",
+    "storageCredentials",
+    "rollout",
+];
+
+/** A release after validation, defaults and inheritance. */
+export interface ResolvedRelease {
+    /** Config key / component name. */
+    key: string;
+    name: string;
+    namespace: string;
+    environment: Environment;
+    strategy: Strategy;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    versions: ResolvedVersion[];
+    canaryTrafficPercent?: number;
+    tagRouting: boolean;
+    deploymentModeNames: DeploymentModeNames;
+    gateways: string[];
+    splitGateway: SplitGateway;
+    entryTarget: string;
+    modelMesh: { service: string; namespace: string; port: number };
+    timeoutSeconds: number;
+    deploymentReadiness: "rollout" | "available";
+    /** Annotations of the credentials Secret, when credentials are configured. */
+    storageCredentials?: { annotations: Record<string, string> };
+    /** The automated progressive rollout, when configured. */
+    rollout?: ResolvedRollout;
+}
+
+/** Options that come from outside the release description. */
+export interface ValidateOptions {
+    /** Config path prefix for messages, e.g. `releases.wisdom`. */
+    path: string;
+    /** Namespace used when the release does not set one. */
+    defaultNamespace: string;
+}
+
+/**
+ * Settings a release can hold that nothing reads in its environment or strategy. Accepting them
+ * would let a user believe they apply (e.g. a port on an InferenceService, routing knobs with
+ * KServe's own canary), so they are refused like any other mistake.
+ */
+function noEffectOnRelease(
+    checker: Checker,
+    path: string,
+    raw: Record<string, unknown>,
+    environment: Environment,
+    strategy: Strategy,
+): void {
+    const refuse = (key: string, why: string, fix: string, by = `environment ${environment}`) => {
+        checker.add(`${path}.${key}`, `has no effect with ${by}: ${why}`, fix);
+    };
+    for (const { key, row } of noEffectKeys(RELEASE_NO_EFFECT, raw, environment)) {
+        refuse(key, row.why, row.fix);
+    }
+    if (!isObject(raw.routing)) return;
+    if (strategy === "kserve-canary") {
+        // KServe owns the routing: no VirtualService, entry Service or ServiceEntry is created.
+        refuse(
+            "routing",
+            "KServe routes its own canary, no VirtualService is created",
+            "remove routing, or use strategy blue-green or canary to route with Istio",
+            "strategy kserve-canary",
+        );
+        return;
+    }
+    for (const { key, row } of noEffectKeys(ROUTING_NO_EFFECT, raw, environment)) {
+        refuse(key, row.why, row.fix);
+    }
+}
+
+/** Strategy rules of the release itself: the fields it owns, the environments it works in. */
+function strategyRules(
+    checker: Checker,
+    path: string,
+    raw: Record<string, unknown>,
+    environment: Environment | undefined,
+    strategy: Strategy | undefined,
+): void {
+    for (const field of ["canaryTrafficPercent", "tagRouting"] as const) {
+        const wrong = raw[field] === undefined ? undefined : wrongStrategy(field, strategy);
+        if (wrong !== undefined) checker.add(`${path}.${field}`, wrong.problem, wrong.fix);
+    }
+    const needs = strategy === undefined ? undefined : STRATEGY_ENVIRONMENTS[strategy];
+    if (needs !== undefined && environment !== undefined && !needs.environments.includes(environment)) {
+        checker.add(`${path}.strategy`, needs.problem(environment), needs.fix);
+    }
+}
+
+/**
+ * Rules over a release's version list: distinct names that do not take the app's name, and the
+ * number of versions each strategy needs. `configured` counts every entry, even a wrong one.
+ */
+function versionListRules(
+    checker: Checker,
+    path: string,
+    versions: readonly ResolvedVersion[],
+    configured: number,
+    release: { name?: string; strategy?: Strategy },
+): void {
+    const { name: appName, strategy } = release;
+    const firstIndexOfName = new Map<string, number>();
+    for (const version of versions) {
+        const first = firstIndexOfName.get(version.name);
+        if (first !== undefined) {
+            checker.add(
+                `${path}.versions[${version.index}].name`,
+                `duplicates versions[${first}] (${show(version.name)})`,
+                "give every version a distinct name",
+            );
+        } else {
+            firstIndexOfName.set(version.name, version.index);
+        }
+        if (appName !== undefined && version.name === appName && strategy !== "kserve-canary") {
+            checker.add(
+                `${path}.versions[${version.index}].name`,
+                `equals the app name ${show(appName)}; the app's Service and VirtualService use that name, and KServe creates its own objects named after each InferenceService`,
+                `rename the version, e.g. "${appName}-${version.index}"`,
+            );
+        }
+    }
+    if (strategy === "canary" && configured < 2) {
+        checker.add(
+            `${path}.versions`,
+            "has one version, but canary needs a primary and at least one candidate",
+            "add a candidate version, or use strategy none",
+        );
+    }
+    if (strategy === "mirror" && configured !== 2) {
+        checker.add(
+            `${path}.versions`,
+            `has ${configured} version${configured === 1 ? "" : "s"}, but mirror needs exactly a primary and one candidate`,
+            configured < 2 ? "add the candidate to mirror to" : "keep one candidate",
+        );
+    }
+    if (strategy === "kserve-canary" && configured !== 1) {
+        checker.add(
+            `${path}.versions`,
+            `has ${configured} versions, but kserve-canary uses one InferenceService whose previous revision KServe keeps`,
+            "keep one version: its new spec is the canary, canaryTrafficPercent sets its share",
+        );
+    }
+    const allWeighted = versions.length === configured && versions.every((version) => version.weight !== undefined);
+    if (strategy === "blue-green" && allWeighted && versions.every((version) => version.weight === 0)) {
+        checker.add(
+            `${path}.versions[*].weight`,
+            "are all 0, so no version would receive traffic",
+            "give at least one version a weight above 0",
+        );
+    }
+}
+
+/**
+ * Validates one release description and applies its defaults.
+ * Returns the resolved release, or the full list of problems.
+ */
+export function validateRelease(
+    key: string,
+    raw: unknown,
+    options: ValidateOptions,
+): { release?: ResolvedRelease; issues: ConfigIssue[] } {
+    const checker = new Checker();
+    const path = options.path;
+    if (!isObject(raw)) {
+        checker.add(
+            path,
+            `must be an object with environment and versions, got ${show(raw)}`,
+            "see the README's config reference",
+        );
+        return { issues: checker.issues };
+    }
+    reservedKeys(checker, path, raw);
+    checker.unknownKeys(path, raw, RELEASE_KEYS);
+
+    // Identity.
+    const name =
+        raw.name === undefined
+            ? key
+            : checker.dnsName(
+                  `${path}.name`,
+                  raw.name,
+                  DNS1035_LABEL,
+                  63,
+                  "a DNS-1035 label (lower-case letters, digits and '-', starting with a letter)",
+              );
+    if (raw.name === undefined && !(DNS1035_LABEL.test(key) && key.length <= 63)) {
+        checker.add(
+            path,
+            `has key ${show(key)}, which is not a DNS-1035 label and so cannot name the app`,
+            `rename the release or set ${path}.name`,
+        );
+    }
+    const namespace =
+        raw.namespace === undefined
+            ? options.defaultNamespace
+            : checker.dnsName(
+                  `${path}.namespace`,
+                  raw.namespace,
+                  DNS1123_LABEL,
+                  63,
+                  "a namespace name (DNS-1123 label)",
+              );
+    if (raw.environment === undefined) {
+        checker.add(`${path}.environment`, "is required", `set it to one of ${ENVIRONMENTS.join(", ")}`);
+    }
+    const environment = checker.oneOf(`${path}.environment`, raw.environment, ENVIRONMENTS);
+    const strategy = raw.strategy === undefined ? "none" : checker.oneOf(`${path}.strategy`, raw.strategy, STRATEGIES);
+
+    // App-wide settings; the model settings are inherited by versions that do not set them.
+    const appLabels = checker.stringMap(`${path}.labels`, raw.labels, "label") ?? {};
+    const appAnnotations = checker.stringMap(`${path}.annotations`, raw.annotations, "annotation") ?? {};
+    const inherited: ReleaseContext["inherited"] = {
+        modelFormat: modelFormatOf(checker, `${path}.modelFormat`, raw.modelFormat),
+        runtime:
+            raw.runtime === undefined
+                ? undefined
+                : checker.dnsName(`${path}.runtime`, raw.runtime, DNS1123_SUBDOMAIN, 253, "a ServingRuntime name"),
+        protocolVersion: checker.oneOf(`${path}.protocolVersion`, raw.protocolVersion, PROTOCOL_VERSIONS),
+        port: checker.integer(`${path}.port`, raw.port, 1, 65535, "use a TCP port number, e.g. 8080"),
+        image: checker.string(`${path}.image`, raw.image, 'give a container image, e.g. "kennethreitz/httpbin"'),
+    };
+    const deploymentModeNames =
+        checker.oneOf<DeploymentModeNames>(`${path}.deploymentModeNames`, raw.deploymentModeNames, [
+            "current",
+            "legacy",
+        ]) ?? "current";
+
+    // Sections.
+    const routing = routingOf(checker, `${path}.routing`, raw.routing);
+    const { timeoutSeconds, deploymentReadiness } = readinessOf(checker, `${path}.readiness`, raw.readiness);
+    const storageCredentials = storageCredentialsOf(
+        checker,
+        `${path}.storageCredentials`,
+        raw.storageCredentials,
+        environment,
+    );
+    const rollout = rolloutOf(checker, `${path}.rollout`, raw.rollout, strategy);
+    const canaryTrafficPercent = checker.integer(
+        `${path}.canaryTrafficPercent`,
+        raw.canaryTrafficPercent,
+        0,
+        100,
+        "use a percentage from 0 to 100, or remove it to promote",
+    );
+    const tagRouting = checker.boolean(`${path}.tagRouting`, raw.tagRouting) ?? false;
+    strategyRules(checker, path, raw, environment, strategy);
+    if (environment !== undefined && strategy !== undefined) {
+        noEffectOnRelease(checker, path, raw, environment, strategy);
+    }
+
+    // Versions.
+    const versions: ResolvedVersion[] = [];
+    if (!Array.isArray(raw.versions) || raw.versions.length === 0) {
+        checker.add(
+            `${path}.versions`,
+            `must be a non-empty list, got ${show(raw.versions)}`,
+            "add at least the primary version with its storageUri or image",
+        );
+    } else {
+        const context: ReleaseContext = {
+            appName: name ?? key,
+            environment,
+            strategy,
+            inherited,
+            releaseSetsModelFormat: raw.modelFormat !== undefined,
+            anyVersionSetsWeight: raw.versions.some((version) => isObject(version) && version.weight !== undefined),
+        };
+        raw.versions.forEach((version: unknown, index) => {
+            const resolved = versionOf(checker, { path: `${path}.versions[${index}]`, index, raw: version }, context);
+            if (resolved !== undefined) versions.push(resolved);
+        });
+        versionListRules(checker, path, versions, raw.versions.length, { name, strategy });
+    }
+
+    if (
+        checker.issues.length > 0 ||
+        name === undefined ||
+        namespace === undefined ||
+        environment === undefined ||
+        strategy === undefined
+    ) {
+        return { issues: checker.issues };
+    }
+
+    // Defaults that depend on the app: identity labels, entry target, ModelMesh namespace.
+    const baseLabels = { "app.kubernetes.io/name": name, ...appLabels };
+    const release: ResolvedRelease = {
+        key,
+        name,
+        namespace,
+        environment,
+        strategy,
+        labels: baseLabels,
+        annotations: appAnnotations,
+        versions: versions.map((version) => ({
+            ...version,
+            labels: { ...baseLabels, "app.kubernetes.io/version": version.name, ...version.labels },
+            annotations: { ...appAnnotations, ...version.annotations },
+        })),
+        tagRouting,
+        deploymentModeNames,
+        gateways: [...new Set(routing.gateways)],
+        splitGateway: routing.splitGateway,
+        entryTarget:
+            routing.entryTarget ??
+            (environment === "deployment" ? DEFAULT_DEPLOYMENT_ENTRY_TARGET : routing.splitGateway.service),
+        modelMesh: {
+            service: routing.modelMesh.service,
+            namespace: routing.modelMesh.namespace ?? namespace,
+            port: routing.modelMesh.port,
+        },
+        timeoutSeconds,
+        deploymentReadiness,
+    };
+    if (canaryTrafficPercent !== undefined) release.canaryTrafficPercent = canaryTrafficPercent;
+    if (storageCredentials !== undefined) release.storageCredentials = storageCredentials;
+    if (rollout !== undefined) release.rollout = rollout;
+    return { release, issues: [] };
+}

@@ -1,0 +1,388 @@
+/**
+ * Version-level rules: one entry of a release's `versions` list, with what it inherits from the
+ * release, and the rules over the whole list (distinct names, how many versions a strategy needs).
+ */
+import { Environment, HttpMatch, ModelFormat, ProtocolVersion, Strategy, VersionArgs } from "../types";
+import { Checker, DNS1035_LABEL, DNS1123_SUBDOMAIN, isObject } from "./checker";
+import { DEFAULT_CANARY_MATCH, DEFAULT_PORT, PROTOCOL_VERSIONS } from "./defaults";
+import { matchesOf, modelFormatOf, specOf, storageScheme } from "./fields";
+import { show } from "./issues";
+import {
+    KSERVE_ENVIRONMENTS,
+    KSERVE_STORAGE_SCHEMES,
+    MAX_VERSION_NAME,
+    ONLY_IN,
+    SPEC_REPLACES,
+    STORAGE_SCHEMES,
+    STRATEGY_FIELDS,
+    StrategyField,
+    VERSION_NO_EFFECT,
+    noEffectKeys,
+    wrongStrategy,
+} from "./tables";
+
+const VERSION_KEYS: readonly (keyof VersionArgs)[] = [
+    "name",
+    "labels",
+    "annotations",
+    "storageUri",
+    "image",
+    "modelFormat",
+    "runtime",
+    "protocolVersion",
+    "port",
+    "args",
+    "weight",
+    "match",
+    "mirrorPercent",
+    "inferenceServiceSpec",
+    "deploymentSpec",
+    "serviceSpec",
+];
+
+/** A version after defaults and inheritance from the app are applied. */
+export interface ResolvedVersion {
+    index: number;
+    name: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    storageUri?: string;
+    image?: string;
+    modelFormat?: ModelFormat;
+    runtime?: string;
+    protocolVersion?: ProtocolVersion;
+    port: number;
+    args?: string[];
+    /** Configured relative weight (blue-green); undefined when weights are implicit. */
+    weight?: number;
+    /** Requests this candidate receives (canary); empty for the primary. */
+    match: HttpMatch[];
+    /** Mirrored percentage (mirror candidates). */
+    mirrorPercent?: number;
+    inferenceServiceSpec?: Record<string, unknown>;
+    deploymentSpec?: Record<string, unknown>;
+    serviceSpec?: Record<string, unknown>;
+}
+
+/**
+ * What a version needs to know of its release. Environment and strategy are undefined when the
+ * release's own values are wrong (already reported): the rules that need them are skipped.
+ */
+export interface ReleaseContext {
+    /** The app name (the release's name, or its key when the name is wrong). */
+    appName: string;
+    environment?: Environment;
+    strategy?: Strategy;
+    /** Release-level settings a version inherits when it does not set them. */
+    inherited: {
+        image?: string;
+        modelFormat?: ModelFormat;
+        runtime?: string;
+        protocolVersion?: ProtocolVersion;
+        port?: number;
+    };
+    /** Whether the release sets modelFormat (even a wrong one: then it is not required again). */
+    releaseSetsModelFormat: boolean;
+    /** Whether any version sets a weight (blue-green: then every version must). */
+    anyVersionSetsWeight: boolean;
+}
+
+/** One entry of `versions`: its config path, position and raw value. */
+export interface VersionEntry {
+    path: string;
+    index: number;
+    raw: unknown;
+}
+
+/** The full specs of a version, each accepted only in its environments (ONLY_IN). */
+interface Specs {
+    inferenceServiceSpec?: Record<string, unknown>;
+    deploymentSpec?: Record<string, unknown>;
+    serviceSpec?: Record<string, unknown>;
+}
+
+/** KServe versions load a model: from storageUri with a known scheme, or from a full spec. */
+function kserveSourceRules(
+    checker: Checker,
+    path: string,
+    version: Record<string, unknown>,
+    parsed: { storageUri?: string; modelFormat?: ModelFormat; specs: Specs },
+    release: ReleaseContext & { environment: Environment },
+): void {
+    const { storageUri, modelFormat, specs } = parsed;
+    if (specs.inferenceServiceSpec !== undefined) {
+        if (!isObject(specs.inferenceServiceSpec.predictor)) {
+            checker.add(
+                `${path}.inferenceServiceSpec.predictor`,
+                "is required",
+                "an InferenceService spec needs a predictor",
+            );
+        }
+        if (storageUri !== undefined) {
+            checker.add(
+                `${path}.storageUri`,
+                "cannot be combined with inferenceServiceSpec",
+                "put the storageUri inside inferenceServiceSpec.predictor, or drop the spec",
+            );
+        }
+    } else {
+        if (version.storageUri === undefined) {
+            checker.add(
+                `${path}.storageUri`,
+                "is required",
+                'give the model location, e.g. "gs://seldon-models/sklearn/mms/lr_model", or a full inferenceServiceSpec',
+            );
+        }
+        if (modelFormat === undefined && version.modelFormat === undefined && !release.releaseSetsModelFormat) {
+            checker.add(`${path}.modelFormat`, "is required (here or on the release)", "set modelFormat, e.g. sklearn");
+        }
+    }
+    if (storageUri !== undefined) {
+        const scheme = storageScheme(storageUri);
+        const allowed = STORAGE_SCHEMES[release.environment] ?? KSERVE_STORAGE_SCHEMES;
+        if (scheme === undefined || !allowed.includes(scheme)) {
+            checker.add(
+                `${path}.storageUri`,
+                `has ${scheme === undefined ? "no scheme" : `scheme "${scheme}"`}, which ${release.environment} cannot load (${show(storageUri)})`,
+                `use one of ${allowed.map((s) => `${s}://`).join(", ")}`,
+            );
+        }
+    }
+}
+
+/** Deployment versions run an image (or a full deploymentSpec) and are routed by a Service. */
+function deploymentSourceRules(
+    checker: Checker,
+    path: string,
+    version: Record<string, unknown>,
+    parsed: { image?: string; specs: Specs },
+    environment: Environment,
+): void {
+    const { deploymentSpec, serviceSpec } = parsed.specs;
+    if (version.storageUri !== undefined && !ONLY_IN.storageUri.includes(environment)) {
+        checker.add(
+            `${path}.storageUri`,
+            `cannot be used with environment ${environment}`,
+            "package the model in the image and set image instead",
+        );
+    }
+    if (deploymentSpec === undefined && parsed.image === undefined) {
+        checker.add(
+            `${path}.image`,
+            "is required (here or on the release)",
+            'set image, e.g. "kennethreitz/httpbin", or a full deploymentSpec',
+        );
+    }
+    if (deploymentSpec !== undefined) {
+        const selector = deploymentSpec.selector;
+        if (!isObject(selector) || !isObject(selector.matchLabels) || Object.keys(selector.matchLabels).length === 0) {
+            checker.add(
+                `${path}.deploymentSpec.selector.matchLabels`,
+                "is required",
+                "the Service selects the version's pods by these labels",
+            );
+        }
+    }
+    if (serviceSpec !== undefined) {
+        const ports = serviceSpec.ports;
+        if (!Array.isArray(ports) || ports.length === 0 || !isObject(ports[0]) || typeof ports[0].port !== "number") {
+            checker.add(
+                `${path}.serviceSpec.ports[0].port`,
+                "is required",
+                "routing sends traffic to the first Service port",
+            );
+        }
+    }
+}
+
+/** Version settings nothing reads in this environment, or that a full spec replaces. */
+function noEffectOnVersion(
+    checker: Checker,
+    path: string,
+    version: Record<string, unknown>,
+    environment: Environment,
+): void {
+    for (const { key, row } of noEffectKeys(VERSION_NO_EFFECT, version, environment)) {
+        checker.add(`${path}.${key}`, `has no effect with environment ${environment}: ${row.why}`, row.fix);
+    }
+    for (const rule of SPEC_REPLACES) {
+        if (!rule.environments.includes(environment) || !rule.specs.every((spec) => version[spec] !== undefined)) {
+            continue;
+        }
+        for (const key of rule.keys.filter((k) => version[k] !== undefined)) {
+            checker.add(`${path}.${key}`, `has no effect ${rule.why}`, rule.fix);
+        }
+    }
+}
+
+/** The fields one strategy owns (STRATEGY_FIELDS): weight, match, mirrorPercent. */
+function strategyFieldsOf(
+    checker: Checker,
+    entry: { path: string; index: number },
+    version: Record<string, unknown>,
+    release: ReleaseContext,
+): { weight?: number; match: HttpMatch[]; mirrorPercent?: number } {
+    const { path, index } = entry;
+    const { environment, strategy } = release;
+    const isPrimary = index === 0;
+    const misplaced = (field: "weight" | "match" | "mirrorPercent"): boolean => {
+        const wrong = wrongStrategy(field, strategy);
+        if (wrong !== undefined) {
+            checker.add(`${path}.${field}`, wrong.problem, wrong.fix);
+            return true;
+        }
+        const { onPrimary }: StrategyField = STRATEGY_FIELDS[field];
+        if (isPrimary && onPrimary !== undefined) {
+            checker.add(`${path}.${field}`, onPrimary.problem, onPrimary.fix);
+            return true;
+        }
+        return false;
+    };
+
+    let weight: number | undefined;
+    if (version.weight !== undefined) {
+        weight = checker.integer(
+            `${path}.weight`,
+            version.weight,
+            0,
+            Number.MAX_SAFE_INTEGER,
+            "use a whole number >= 0; weights are relative, e.g. 30 and 70",
+        );
+        misplaced("weight");
+    } else if (strategy === STRATEGY_FIELDS.weight.strategy && release.anyVersionSetsWeight) {
+        checker.add(
+            `${path}.weight`,
+            "is missing while other versions set a weight",
+            "set a weight on every version, or on none for an equal split",
+        );
+    }
+
+    let match: HttpMatch[] = [];
+    if (version.match !== undefined) {
+        const matches = environment ? matchesOf(checker, `${path}.match`, version.match, environment) : undefined;
+        if (!misplaced("match") && matches) {
+            match = matches;
+        }
+    } else if (strategy === STRATEGY_FIELDS.match.strategy && !isPrimary) {
+        match = DEFAULT_CANARY_MATCH.map((m) => structuredClone(m));
+    }
+
+    let mirrorPercent: number | undefined;
+    if (version.mirrorPercent !== undefined) {
+        mirrorPercent = checker.integer(
+            `${path}.mirrorPercent`,
+            version.mirrorPercent,
+            0,
+            100,
+            "use a percentage from 0 to 100",
+        );
+        misplaced("mirrorPercent");
+    } else if (strategy === STRATEGY_FIELDS.mirrorPercent.strategy && !isPrimary) {
+        mirrorPercent = 100;
+    }
+    return { weight, match, mirrorPercent };
+}
+
+/**
+ * Validates one entry of `versions` and applies what it inherits from the release. Returns the
+ * resolved version, or undefined when its name is wrong (its issues are in the checker either way).
+ */
+export function versionOf(checker: Checker, entry: VersionEntry, release: ReleaseContext): ResolvedVersion | undefined {
+    const { path, index } = entry;
+    const { environment, strategy, inherited } = release;
+    if (!isObject(entry.raw)) {
+        checker.add(path, `must be an object, got ${show(entry.raw)}`, "describe the version with storageUri or image");
+        return undefined;
+    }
+    const version = entry.raw;
+    checker.unknownKeys(path, version, VERSION_KEYS);
+
+    // kserve-canary keeps one InferenceService named after the app; other strategies number them.
+    const defaultName = strategy === "kserve-canary" ? release.appName : `${release.appName}-${index}`;
+    const maxNameLength = environment ? MAX_VERSION_NAME[environment] : 63;
+    const name =
+        version.name === undefined
+            ? defaultName
+            : checker.dnsName(
+                  `${path}.name`,
+                  version.name,
+                  DNS1035_LABEL,
+                  maxNameLength,
+                  "a DNS-1035 label (lower-case letters, digits and '-', starting with a letter)",
+              );
+    if (version.name === undefined && defaultName.length > maxNameLength) {
+        checker.add(
+            `${path}.name`,
+            `defaults to ${show(defaultName)}, longer than the ${maxNameLength} characters ${environment} allows`,
+            "set a shorter name",
+        );
+    }
+    const labels = checker.stringMap(`${path}.labels`, version.labels, "label") ?? {};
+    const annotations = checker.stringMap(`${path}.annotations`, version.annotations, "annotation") ?? {};
+    const storageUri = checker.string(
+        `${path}.storageUri`,
+        version.storageUri,
+        'give the model location, e.g. "gs://bucket/model"',
+    );
+    const image =
+        checker.string(`${path}.image`, version.image, 'give a container image, e.g. "kennethreitz/httpbin"') ??
+        inherited.image;
+    const modelFormat = modelFormatOf(checker, `${path}.modelFormat`, version.modelFormat) ?? inherited.modelFormat;
+    const runtime =
+        (version.runtime === undefined
+            ? undefined
+            : checker.dnsName(`${path}.runtime`, version.runtime, DNS1123_SUBDOMAIN, 253, "a ServingRuntime name")) ??
+        inherited.runtime;
+    const protocolVersion =
+        checker.oneOf(`${path}.protocolVersion`, version.protocolVersion, PROTOCOL_VERSIONS) ??
+        inherited.protocolVersion;
+    const port =
+        checker.integer(`${path}.port`, version.port, 1, 65535, "use a TCP port number, e.g. 8080") ??
+        inherited.port ??
+        DEFAULT_PORT;
+    let args: string[] | undefined;
+    if (version.args !== undefined) {
+        if (!Array.isArray(version.args) || !version.args.every((arg) => typeof arg === "string")) {
+            checker.add(
+                `${path}.args`,
+                `must be a list of strings, got ${show(version.args)}`,
+                'write e.g. ["--enable_docs_url=True"]',
+            );
+        } else {
+            args = version.args as string[];
+        }
+    }
+    const specAllowed = (spec: keyof Specs) => environment !== undefined && ONLY_IN[spec].includes(environment);
+    const specs: Specs = {};
+    for (const spec of ["inferenceServiceSpec", "deploymentSpec", "serviceSpec"] as const) {
+        const value = specOf(checker, `${path}.${spec}`, version[spec], specAllowed(spec), environment ?? "?");
+        if (value !== undefined) specs[spec] = value;
+    }
+
+    if (environment !== undefined && KSERVE_ENVIRONMENTS.includes(environment)) {
+        kserveSourceRules(checker, path, version, { storageUri, modelFormat, specs }, { ...release, environment });
+    } else if (environment === "deployment") {
+        deploymentSourceRules(checker, path, version, { image, specs }, environment);
+    }
+    if (environment !== undefined) {
+        noEffectOnVersion(checker, path, version, environment);
+    }
+    const { weight, match, mirrorPercent } = strategyFieldsOf(checker, entry, version, release);
+
+    if (name === undefined) {
+        return undefined;
+    }
+    const resolved: ResolvedVersion = { index, name, labels, annotations, port, match };
+    if (storageUri !== undefined) resolved.storageUri = storageUri;
+    if (image !== undefined) resolved.image = image;
+    if (modelFormat !== undefined) resolved.modelFormat = modelFormat;
+    if (runtime !== undefined) resolved.runtime = runtime;
+    if (protocolVersion !== undefined) resolved.protocolVersion = protocolVersion;
+    if (args !== undefined) resolved.args = args;
+    if (weight !== undefined) resolved.weight = weight;
+    if (mirrorPercent !== undefined && index > 0) resolved.mirrorPercent = mirrorPercent;
+    if (specs.inferenceServiceSpec !== undefined) resolved.inferenceServiceSpec = specs.inferenceServiceSpec;
+    if (specs.deploymentSpec !== undefined) resolved.deploymentSpec = specs.deploymentSpec;
+    if (specs.serviceSpec !== undefined) resolved.serviceSpec = specs.serviceSpec;
+    return resolved;
+}
