@@ -2,7 +2,8 @@ import { ResourceValidationPolicy } from "@pulumi/policy";
 
 import { INFERENCE_SERVICE_TYPE, deploymentMode, objectName, storageUrisOf } from "../lib";
 
-const KSERVE = [
+/** Schemes KServe's storage initializer loads (components/validate/tables.ts has the same list: tests/policies/sharedData.spec.ts). */
+export const KSERVE_SCHEMES = [
     "gs",
     "s3",
     "pvc",
@@ -17,7 +18,8 @@ const KSERVE = [
     "hf",
     "modelscope",
 ];
-const MODELMESH = ["s3", "gs", "pvc", "http", "https"];
+/** Schemes ModelMesh loads. */
+export const MODELMESH_SCHEMES = ["s3", "gs", "pvc", "http", "https"];
 
 /** The storageUri scheme is one the InferenceService's mode can load. */
 export const isvcStorageUri: ResourceValidationPolicy = {
@@ -28,7 +30,7 @@ export const isvcStorageUri: ResourceValidationPolicy = {
     validateResource: (args, reportViolation) => {
         if (args.type !== INFERENCE_SERVICE_TYPE) return;
         const modelMesh = deploymentMode(args.props) === "ModelMesh";
-        const allowed = modelMesh ? MODELMESH : KSERVE;
+        const allowed = modelMesh ? MODELMESH_SCHEMES : KSERVE_SCHEMES;
         for (const uri of storageUrisOf(args.props)) {
             const scheme = /^([a-z][a-z0-9+.-]*):\/\//.exec(uri)?.[1];
             if (scheme === undefined || !allowed.includes(scheme)) {
