@@ -569,20 +569,10 @@ export interface NotifyMessage {
     detail?: string;
 }
 
-/** The JSON a receiver gets: Slack's `text` plus the structured fields. */
-export interface NotifyPayload {
+/** The JSON a receiver gets: Slack's `text`, the event, and the rollout's context. */
+export interface NotifyPayload extends RolloutContext {
     text: string;
     event: NotifyEvent;
-    release: string;
-    stack: string;
-    app: string;
-    namespace: string;
-    primary: string;
-    candidate: string;
-    step: number;
-    steps: number;
-    percent: number;
-    jobId: string;
     outcome?: CheckOutcome;
     checks?: CheckResult[];
     detail?: string;
@@ -657,20 +647,10 @@ export function summarize(message: NotifyMessage): string {
 
 /** The JSON body of a notification: Slack-compatible `text` plus structured fields. */
 export function notificationPayload(message: NotifyMessage): NotifyPayload {
-    const c = message.context;
     const payload: NotifyPayload = {
         text: slackEscape(summarize(message)),
         event: message.event,
-        release: c.release,
-        stack: c.stack,
-        app: c.app,
-        namespace: c.namespace,
-        primary: c.primary,
-        candidate: c.candidate,
-        step: c.step,
-        steps: c.steps,
-        percent: c.percent,
-        jobId: c.jobId,
+        ...message.context,
     };
     if (message.judgement) {
         payload.outcome = message.judgement.outcome;

@@ -13,16 +13,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 import { freePort } from "./cluster";
+import { readTail, alive, sleep, stopProcess } from "./serverProcess";
 
 import { Client } from "pg";
 
 const INSTALL_HINT = "bash scripts/postgres.sh --install";
 const SUPERUSER = "model_release";
 const DATABASE = "model_release";
-
-function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function hasServer(dir: string): boolean {
     return ["initdb", "pg_ctl", "postgres"].every((name) => {
@@ -110,37 +107,13 @@ export class LocalPostgres {
     }
 }
 
-function readTail(file: string, lines: number): string {
-    try {
-        return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-    } catch {
-        return "(no server log)";
-    }
-}
-
-function running(child: ChildProcess): boolean {
-    return child.exitCode === null && child.signalCode === null;
-}
-
 async function stopServer(child: ChildProcess): Promise<void> {
-    // The timer is cleared once the server exits: a pending one would keep the test process alive.
-    const exited = (ms: number) =>
-        new Promise<boolean>((resolve) => {
-            const done = () => {
-                clearTimeout(timer);
-                child.removeListener("exit", done);
-                resolve(!running(child));
-            };
-            const timer = setTimeout(done, ms);
-            child.once("exit", done);
-        });
-    if (!running(child)) return;
-    child.kill("SIGINT"); // fast shutdown
-    if (await exited(15_000)) return;
-    child.kill("SIGQUIT"); // immediate shutdown
-    if (await exited(5_000)) return;
-    child.kill("SIGKILL");
-    await exited(5_000);
+    // Fast shutdown, then immediate shutdown, then kill.
+    await stopProcess(child, [
+        ["SIGINT", 15_000],
+        ["SIGQUIT", 5_000],
+        ["SIGKILL", 5_000],
+    ]);
 }
 
 /**
@@ -255,7 +228,7 @@ async function waitReady(
     const deadline = Date.now() + 60_000;
     let last = "";
     for (;;) {
-        if (!running(server)) {
+        if (!alive(server)) {
             return `postgres exited (${server.exitCode ?? server.signalCode}) before accepting connections`;
         }
         const client = adminClient(port, password);

@@ -12,12 +12,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 import { freePort } from "./cluster";
+import { alive, readTail, sleep, stopProcess } from "./serverProcess";
 
 const INSTALL_HINT = "bash scripts/prometheus.sh --install";
-
-function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** The Prometheus binary, searched like scripts/prometheus.sh: on PATH, else /usr/bin/prometheus. */
 export function prometheusBin(): string {
@@ -48,36 +45,14 @@ export interface PrometheusOptions {
     lookbackDelta?: string;
 }
 
-function readTail(file: string, lines: number): string {
-    try {
-        return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-    } catch {
-        return "(no server log)";
-    }
-}
-
-function alive(child: ChildProcess): boolean {
-    return child.exitCode === null && child.signalCode === null;
-}
-
 async function stopServer(child: ChildProcess): Promise<void> {
-    // The timer is cleared once the server exits: a pending one would keep the test process alive.
-    const exited = (ms: number) =>
-        new Promise<boolean>((resolve) => {
-            const done = () => {
-                clearTimeout(timer);
-                child.removeListener("exit", done);
-                resolve(!alive(child));
-            };
-            const timer = setTimeout(done, ms);
-            child.once("exit", done);
-        });
     if (!alive(child)) return;
     child.kill("SIGCONT"); // a paused server would not act on SIGTERM
-    child.kill("SIGTERM"); // graceful: the TSDB is closed, the next start replays less
-    if (await exited(15_000)) return;
-    child.kill("SIGKILL");
-    await exited(5_000);
+    // Graceful (the TSDB is closed, the next start replays less), then kill.
+    await stopProcess(child, [
+        ["SIGTERM", 15_000],
+        ["SIGKILL", 5_000],
+    ]);
 }
 
 /** A running (or halted, or paused) throwaway Prometheus. */
