@@ -55,6 +55,20 @@ async function stopServer(child: ChildProcess): Promise<void> {
     ]);
 }
 
+/** Whether every thread of the process is in the stopped state (`T` in /proc/<pid>/task/<tid>/stat). */
+function allThreadsStopped(pid: number): boolean {
+    const tasks = fs.readdirSync(`/proc/${pid}/task`);
+    return tasks.every((tid) => {
+        try {
+            // The state follows the command name, which is in parentheses and may contain spaces.
+            const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+            return stat.slice(stat.lastIndexOf(")") + 2).startsWith("T");
+        } catch {
+            return true; // the thread is gone
+        }
+    });
+}
+
 /** A running (or halted, or paused) throwaway Prometheus. */
 export class PrometheusServer {
     /** `http://127.0.0.1:<port>`: the HTTP API is at `${url}/api/v1/...`. */
@@ -173,9 +187,21 @@ export class PrometheusServer {
         if (error) throw new Error(`${error}\n--- server log (${this.logFile}) ---\n${this.logTail()}`);
     }
 
-    /** Freezes the server (SIGSTOP): connections are accepted, nothing answers, nothing is scraped. */
-    pause(): void {
-        if (this.running) this.server?.kill("SIGSTOP");
+    /**
+     * Freezes the server (SIGSTOP): connections are accepted, nothing answers, nothing is scraped.
+     * Resolves once every thread is stopped: the kernel stops a process's threads one by one as
+     * each is scheduled, and on a busy machine a thread that is still running can answer a
+     * request made right after the signal.
+     */
+    async pause(): Promise<void> {
+        const server = this.server;
+        if (!server?.pid || !this.running) return;
+        server.kill("SIGSTOP");
+        const deadline = Date.now() + 10_000;
+        while (!allThreadsStopped(server.pid)) {
+            if (Date.now() > deadline) throw new Error(`prometheus (pid ${server.pid}) did not stop in 10 s`);
+            await sleep(10);
+        }
     }
 
     /** Thaws a paused server (SIGCONT). */

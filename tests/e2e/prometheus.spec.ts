@@ -156,7 +156,7 @@ describe("e2e: Prometheus scraping the model metrics exporter (real Prometheus)"
     });
 
     it("paused, the URL answers nothing; resumed, it answers again", async () => {
-        prometheus.pause();
+        await prometheus.pause();
         assert.equal(await reachable(prometheus.url), false);
         prometheus.resume();
         assert.equal(await until("ready after resume", () => reachable(prometheus.url), Boolean, 10_000), true);
