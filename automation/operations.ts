@@ -5,11 +5,11 @@
  * rules and messages before it is returned. No Pulumi imports, no I/O.
  */
 import { planTraffic } from "../components/plan";
-import { ReleaseArgs, VersionArgs } from "../components/types";
+import { ReleaseConfig, VersionConfig } from "../components/types";
 import { ConfigIssue, ReleaseConfigError, validateReleases } from "../components/validate";
 
 /** The `releases` config: release name to release description. */
-export type ReleasesConfig = Record<string, ReleaseArgs>;
+export type ReleasesConfig = Record<string, ReleaseConfig>;
 
 /**
  * The default largest move of one operation, in percentage points. Every operation that moves
@@ -50,7 +50,7 @@ export class UnknownReleaseError extends ReleaseConfigError {
 }
 
 /** The release of that name, own keys only (a release named `constructor` is not Object's). */
-export function releaseOf(config: ReleasesConfig, release: string): ReleaseArgs {
+export function releaseOf(config: ReleasesConfig, release: string): ReleaseConfig {
     if (!Object.hasOwn(config, release)) throw new UnknownReleaseError(config, release);
     return config[release];
 }
@@ -95,8 +95,8 @@ function percentPerVersion(config: ReleasesConfig, release: string, options: Ope
 export function addCandidate(
     config: ReleasesConfig,
     release: string,
-    version: VersionArgs,
-    options: OperationOptions & { strategy?: ReleaseArgs["strategy"] } = {},
+    version: VersionConfig,
+    options: OperationOptions & { strategy?: ReleaseConfig["strategy"] } = {},
 ): ReleasesConfig {
     const next = copyOf(config);
     const r = releaseOf(next, release);
@@ -224,7 +224,7 @@ export function promote(config: ReleasesConfig, release: string, options: Operat
         fail(`releases.${release}.versions`, "has no candidate to promote", "add a candidate first");
     }
     const [primary, candidate] = r.versions;
-    const promoted: VersionArgs = structuredClone(candidate);
+    const promoted: VersionConfig = structuredClone(candidate);
     delete promoted.weight;
     delete promoted.match;
     delete promoted.mirrorPercent;
@@ -264,7 +264,7 @@ export function rollback(config: ReleasesConfig, release: string, options: Opera
 }
 
 /** Canary and mirror need a candidate; with the primary alone the release routes with `none`. */
-function singleVersionStrategy(r: ReleaseArgs): void {
+function singleVersionStrategy(r: ReleaseConfig): void {
     if (r.strategy === "canary" || r.strategy === "mirror") r.strategy = "none";
 }
 

@@ -12,7 +12,7 @@ import * as k8s from "@kubernetes/client-node";
 import { EngineEvent } from "@pulumi/pulumi/automation";
 
 import { TrafficRow, planRelease } from "../components/plan";
-import { ReleaseArgs, VersionArgs } from "../components/types";
+import { ReleaseConfig, VersionConfig } from "../components/types";
 import { ResolvedRelease, validateReleases } from "../components/validate";
 import { FileCoordinator, StackCoordinator } from "./coordination";
 import { WorkerDiedError } from "./engineWorkers";
@@ -375,9 +375,9 @@ export class ReleaseManager {
 
     addCandidate(
         release: string,
-        version: VersionArgs,
+        version: VersionConfig,
         apply: Apply = false,
-        strategy?: ReleaseArgs["strategy"],
+        strategy?: ReleaseConfig["strategy"],
     ): Promise<OperationPlan> {
         return this.run({
             operation: "add-candidate",

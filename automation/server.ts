@@ -23,7 +23,7 @@ import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import Fastify, { FastifyError, FastifyInstance, FastifyRequest, LogLevel } from "fastify";
 
-import { ReleaseArgs, VersionArgs } from "../components/types";
+import { ReleaseConfig, VersionConfig } from "../components/types";
 import { ReleaseConfigError } from "../components/validate";
 import { AuditLog, AuditRecord } from "./audit";
 import { AuthError, Authenticator, Principal, authorize } from "./auth";
@@ -99,10 +99,10 @@ export interface ServerOptions {
 /** The body of a preview or apply call. */
 export interface OperationBody {
     operation: (typeof OPERATIONS)[number];
-    version?: VersionArgs;
+    version?: VersionConfig;
     /** apply-proposal: the proposal's branch. */
     branch?: string;
-    strategy?: ReleaseArgs["strategy"];
+    strategy?: ReleaseConfig["strategy"];
     weights?: number[];
     points?: number;
 }
@@ -178,7 +178,7 @@ const httpMatch = {
 const freeSpec = (description: string) =>
     ({ type: "object", description, minProperties: 1, maxProperties: 64 }) as const;
 
-/** VersionArgs (components/types.ts), field by field. */
+/** VersionConfig (components/types.ts), field by field. */
 const versionSchema = {
     type: "object",
     description: "add-candidate: the new version",
@@ -631,7 +631,7 @@ function runOperation(
 ): Promise<OperationPlan> {
     switch (body.operation) {
         case "add-candidate":
-            return manager.addCandidate(release, body.version as VersionArgs, apply, body.strategy);
+            return manager.addCandidate(release, body.version as VersionConfig, apply, body.strategy);
         case "weights":
             return manager.setWeights(release, body.weights as number[], apply);
         case "step":

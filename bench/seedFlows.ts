@@ -2,7 +2,7 @@
  * The seed tutorials as sequences of stack configs, one per config edit, each flow in its own
  * namespace. Benchmark 5 applies them on the real engine and counts what each edit changes.
  */
-import { ReleaseArgs } from "../components/types";
+import { ReleaseArgs, ReleaseConfig } from "../components/types";
 import {
     S3_MODEL,
     appVersion,
@@ -17,7 +17,7 @@ export interface SeedStep {
     /** The edit, as the tutorial names it. */
     title: string;
     /** The whole `releases` config after the edit. */
-    releases: Record<string, ReleaseArgs>;
+    releases: Record<string, ReleaseConfig>;
 }
 
 export interface SeedFlow {

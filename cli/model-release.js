@@ -24,9 +24,19 @@ process.on("unhandledRejection", (reason) => {
     if (process.listenerCount("unhandledRejection") === 1) fail(reason);
 });
 
+// In a checkout the TypeScript sources run through ts-node; an installed package has only the
+// built library (dist/).
+function cliModule() {
+    const root = path.join(__dirname, "..");
+    if (require("fs").existsSync(path.join(root, "automation", "cli.ts"))) {
+        require("ts-node").register({ transpileOnly: true, project: path.join(root, "tsconfig.json") });
+        return require("../automation/cli");
+    }
+    return require("../dist/automation/cli");
+}
+
 try {
-    require("ts-node").register({ transpileOnly: true, project: path.join(__dirname, "..", "tsconfig.json") });
-    require("../automation/cli")
+    cliModule()
         .main(argv)
         .then((code) => process.exit(code), fail);
 } catch (error) {

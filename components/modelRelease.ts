@@ -3,7 +3,7 @@ import * as kx from "@pulumi/kubernetesx";
 import * as pulumi from "@pulumi/pulumi";
 
 import { PlannedObject, ReleasePlan, TrafficRow, planRelease } from "./plan";
-import { ReleaseArgs } from "./types";
+import { ReleaseFields } from "./types";
 import { ReleaseConfigError, validateRelease } from "./validate";
 
 /** Storage credentials whose values may be secret Pulumi inputs. */
@@ -15,7 +15,7 @@ export interface ModelReleaseCredentials {
 }
 
 /** Arguments of a ModelRelease: a release description (see `ReleaseArgs`). */
-export interface ModelReleaseArgs extends Omit<ReleaseArgs, "storageCredentials"> {
+export interface ModelReleaseArgs extends ReleaseFields {
     /** Storage credentials for the predictors (a Secret and a ServiceAccount). */
     storageCredentials?: ModelReleaseCredentials;
 }
@@ -26,6 +26,22 @@ export interface ModelReleaseOptions extends pulumi.ComponentResourceOptions {
     configPath?: string;
     /** Namespace when the release sets none; default `kubernetes:namespace` config or `default`. */
     defaultNamespace?: string;
+}
+
+/**
+ * What a ModelRelease was built from and into, kept beside the instance: the component provider's
+ * schema inference takes every property of the class for an output, and these two are for
+ * TypeScript callers only (the plan holds raw manifests, the resources are live objects).
+ */
+const built = new WeakMap<
+    ModelRelease,
+    { plan: ReleasePlan; resources: Readonly<Record<string, pulumi.CustomResource>> }
+>();
+
+function builtOf(release: ModelRelease) {
+    const entry = built.get(release);
+    if (!entry) throw new Error("ModelRelease: read plan or resources after its constructor returned");
+    return entry;
 }
 
 /**
@@ -43,10 +59,14 @@ export class ModelRelease extends pulumi.ComponentResource {
     public readonly namespace!: pulumi.Output<string>;
     /** Who gets which share of the requests. */
     public readonly traffic!: pulumi.Output<TrafficRow[]>;
-    /** The plan the resources were created from. */
-    public readonly plan: ReleasePlan;
-    /** The created Kubernetes resources, by `<kind>/<name>`. */
-    public readonly resources: Readonly<Record<string, pulumi.CustomResource>>;
+    /** The plan the resources were created from (TypeScript only: not a component output). */
+    get plan(): ReleasePlan {
+        return builtOf(this).plan;
+    }
+    /** The created Kubernetes resources, by `<kind>/<name>` (TypeScript only: not a component output). */
+    get resources(): Readonly<Record<string, pulumi.CustomResource>> {
+        return builtOf(this).resources;
+    }
 
     constructor(name: string, args: ModelReleaseArgs, opts: ModelReleaseOptions = {}) {
         const { configPath, defaultNamespace, ...componentOpts } = opts;
@@ -54,7 +74,6 @@ export class ModelRelease extends pulumi.ComponentResource {
         const plan = planModelRelease(name, args, configPath ?? `releases.${name}`, defaultNamespace);
         // The args are not passed on: they may hold credentials, which must not land in state.
         super("model-release:index:ModelRelease", name, {}, componentOpts);
-        this.plan = plan;
 
         const created: Record<string, pulumi.CustomResource> = {};
         // The plan lists objects after the objects they depend on.
@@ -62,7 +81,7 @@ export class ModelRelease extends pulumi.ComponentResource {
             const dependsOn = object.dependsOn.map((id) => created[id]);
             created[object.id] = this.createObject(object, args, dependsOn);
         }
-        this.resources = created;
+        built.set(this, { plan, resources: created });
         this.host = pulumi.output(plan.host);
         this.namespace = pulumi.output(plan.namespace);
         this.traffic = pulumi.output(plan.traffic);

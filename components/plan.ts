@@ -51,9 +51,23 @@ export interface PodSpec {
 }
 
 /** One row of the traffic table: who gets which share of the app's requests. */
+/** A version's part in the routing. */
+export const TrafficRole = {
+    Primary: "primary",
+    Candidate: "candidate",
+} as const;
+export type TrafficRole = (typeof TrafficRole)[keyof typeof TrafficRole];
+
+/** kserve-canary: the Knative revision a traffic row stands for. */
+export const KnativeRevision = {
+    Latest: "latest",
+    Previous: "previous",
+} as const;
+export type KnativeRevision = (typeof KnativeRevision)[keyof typeof KnativeRevision];
+
 export interface TrafficRow {
     version: string;
-    role: "primary" | "candidate";
+    role: TrafficRole;
     /** Configured relative weight (blue-green). */
     weight?: number;
     /** Integer share, 0..100, of requests that match no candidate rule. */
@@ -63,7 +77,7 @@ export interface TrafficRow {
     /** Share of the primary's requests copied to this candidate (mirror). */
     mirrorPercent?: number;
     /** kserve-canary: which Knative revision of the InferenceService this row is. */
-    revision?: "latest" | "previous";
+    revision?: KnativeRevision;
 }
 
 export interface ReleasePlan {

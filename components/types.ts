@@ -4,20 +4,84 @@
  * and planned before any resource is registered.
  */
 
+// The closed sets of names below are const objects with a type of the same name: the type is the
+// union of the names (as strict as a literal union), and the component provider's schema
+// inference turns the object into an enum (it refuses bare literal unions).
+
 /** Where the versions run. */
-export type Environment = "kserve" | "kserve-raw" | "kserve-modelmesh" | "deployment";
+export const Environment = {
+    /** KServe InferenceServices in Knative (Serverless) mode. */
+    Kserve: "kserve",
+    /** KServe InferenceServices in Standard (RawDeployment) mode. */
+    KserveRaw: "kserve-raw",
+    /** KServe ModelMesh InferenceServices. */
+    KserveModelMesh: "kserve-modelmesh",
+    /** Plain Deployments and Services. */
+    Deployment: "deployment",
+} as const;
+export type Environment = (typeof Environment)[keyof typeof Environment];
 
 /** How traffic is shared between versions. */
-export type Strategy = "none" | "blue-green" | "canary" | "mirror" | "kserve-canary";
+export const Strategy = {
+    /** The primary gets everything. */
+    None: "none",
+    /** Weighted split. */
+    BlueGreen: "blue-green",
+    /** Matching requests (headers, query, ...) go to the candidates. */
+    Canary: "canary",
+    /** The primary answers; a share of its requests is copied to the candidates. */
+    Mirror: "mirror",
+    /** KServe's own canary (`canaryTrafficPercent`, Knative revisions). */
+    KserveCanary: "kserve-canary",
+} as const;
+export type Strategy = (typeof Strategy)[keyof typeof Strategy];
 
 /** KServe inference protocol of the predictor. */
-export type ProtocolVersion = "v1" | "v2" | "grpc-v1" | "grpc-v2";
+export const ProtocolVersion = {
+    V1: "v1",
+    V2: "v2",
+    GrpcV1: "grpc-v1",
+    GrpcV2: "grpc-v2",
+} as const;
+export type ProtocolVersion = (typeof ProtocolVersion)[keyof typeof ProtocolVersion];
 
 /**
  * Which names to write into `serving.kserve.io/deploymentMode`: `current` (KServe >= 0.16:
  * Knative, Standard, ModelMesh) or `legacy` (KServe <= 0.15: Serverless, RawDeployment, ModelMesh).
  */
-export type DeploymentModeNames = "current" | "legacy";
+export const DeploymentModeNames = {
+    /** KServe >= 0.16: Knative, Standard, ModelMesh. */
+    Current: "current",
+    /** KServe <= 0.15: Serverless, RawDeployment, ModelMesh. */
+    Legacy: "legacy",
+} as const;
+export type DeploymentModeNames = (typeof DeploymentModeNames)[keyof typeof DeploymentModeNames];
+
+/** How the update waits for a Deployment (see `ReadinessArgs.deployment`). */
+export const DeploymentReadiness = {
+    /** The provider's Deployment await logic (rollout complete). */
+    Rollout: "rollout",
+    /** The Available condition only (`pulumi.com/waitFor`). */
+    Available: "available",
+} as const;
+export type DeploymentReadiness = (typeof DeploymentReadiness)[keyof typeof DeploymentReadiness];
+
+/** What a rollout does after its last step. */
+export const RolloutOnSuccess = {
+    /** Promote the candidate. */
+    Promote: "promote",
+    /** Hold at the last step until a person promotes. */
+    Hold: "hold",
+} as const;
+export type RolloutOnSuccess = (typeof RolloutOnSuccess)[keyof typeof RolloutOnSuccess];
+
+/**
+ * A Kubernetes object spec given as is (escape hatches). Its values are `any` because the
+ * component schema's only type for arbitrary JSON is `Any`, which inference takes from `any`
+ * alone; the API server validates the spec against the CRD's schema.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ObjectSpec = { [key: string]: any };
 
 /** An Istio StringMatch: exactly one of the three keys. */
 export interface StringMatch {
@@ -46,7 +110,7 @@ export interface HttpMatch {
     name?: string;
 }
 
-/** Model format of a KServe predictor. */
+/** Model format of a KServe predictor (stack config also takes the name alone: `modelFormat: sklearn`). */
 export interface ModelFormat {
     /** Framework name, e.g. `sklearn`. */
     name: string;
@@ -67,7 +131,7 @@ export interface VersionArgs {
     /** Container image (deployment environment; custom KServe predictors). */
     image?: string;
     /** Model format; overrides the app default. */
-    modelFormat?: string | ModelFormat;
+    modelFormat?: ModelFormat;
     /** ServingRuntime / ClusterServingRuntime name; overrides the app default. */
     runtime?: string;
     /** Inference protocol; overrides the app default. */
@@ -83,11 +147,11 @@ export interface VersionArgs {
     /** Percentage of the primary's requests mirrored to this candidate (mirror); default 100. */
     mirrorPercent?: number;
     /** Escape hatch: the complete InferenceService `spec`, used as given. */
-    inferenceServiceSpec?: Record<string, unknown>;
+    inferenceServiceSpec?: ObjectSpec;
     /** Escape hatch: the complete Deployment `spec`, used as given. */
-    deploymentSpec?: Record<string, unknown>;
+    deploymentSpec?: ObjectSpec;
     /** Escape hatch: the complete Service `spec`, used as given. */
-    serviceSpec?: Record<string, unknown>;
+    serviceSpec?: ObjectSpec;
 }
 
 /** The split gateway for two-hop weighted routing to KServe predictors. */
@@ -107,14 +171,17 @@ export interface RoutingArgs {
     /** Target of the app's ExternalName Service (kserve, kserve-raw, deployment). */
     entryTarget?: string;
     /** kserve-modelmesh: the ModelMesh Serving Service. */
-    modelMesh?: {
-        /** Service name; default `modelmesh-serving`. */
-        service?: string;
-        /** Namespace of that Service; default the app namespace. */
-        namespace?: string;
-        /** gRPC port; default 8033. */
-        port?: number;
-    };
+    modelMesh?: ModelMeshServiceArgs;
+}
+
+/** The ModelMesh Serving Service that kserve-modelmesh releases route to. */
+export interface ModelMeshServiceArgs {
+    /** Service name; default `modelmesh-serving`. */
+    service?: string;
+    /** Namespace of that Service; default the app namespace. */
+    namespace?: string;
+    /** gRPC port; default 8033. */
+    port?: number;
 }
 
 /** How long a version may take to become Ready before the update fails. */
@@ -126,7 +193,7 @@ export interface ReadinessArgs {
      * `available` waits for the Available condition only (`pulumi.com/waitFor`), for clusters
      * where pods cannot be observed.
      */
-    deployment?: "rollout" | "available";
+    deployment?: DeploymentReadiness;
 }
 
 /** Storage credentials the predictors use (a Secret and a ServiceAccount). */
@@ -194,13 +261,16 @@ export interface RolloutArgs {
     /** The checks. */
     analysis?: AnalysisCheckArgs[];
     /** After the last step: `promote` (default), or `hold` until a person promotes. */
-    onSuccess?: "promote" | "hold";
+    onSuccess?: RolloutOnSuccess;
     /** Notification receivers. */
     notify?: NotifyArgs[];
 }
 
-/** A model release: an application, its versions and how traffic reaches them. */
-export interface ReleaseArgs {
+/**
+ * A model release without its storage credentials, whose values differ between the plain
+ * description (`ReleaseArgs`) and the component (`ModelReleaseArgs`, secret inputs).
+ */
+export interface ReleaseFields {
     /** Application name; default the release (component) name. */
     name?: string;
     /** Namespace of every object; default the provider's namespace (`default`). */
@@ -214,7 +284,7 @@ export interface ReleaseArgs {
     /** Annotations merged into every object. */
     annotations?: Record<string, string>;
     /** Default model format for the versions. */
-    modelFormat?: string | ModelFormat;
+    modelFormat?: ModelFormat;
     /** Default ServingRuntime for the versions. */
     runtime?: string;
     /** Default inference protocol for the versions. */
@@ -235,8 +305,26 @@ export interface ReleaseArgs {
     routing?: RoutingArgs;
     /** Readiness gate. */
     readiness?: ReadinessArgs;
-    /** Storage credentials for the predictors. */
-    storageCredentials?: StorageCredentialsArgs;
     /** Automated progressive rollout of the candidate (`model-release rollout`). */
     rollout?: RolloutArgs;
+}
+
+/** A model release: an application, its versions and how traffic reaches them. */
+export interface ReleaseArgs extends ReleaseFields {
+    /** Storage credentials for the predictors. */
+    storageCredentials?: StorageCredentialsArgs;
+}
+
+/** A version as stack config may write it: `modelFormat` may also be the framework name alone. */
+export interface VersionConfig extends Omit<VersionArgs, "modelFormat"> {
+    modelFormat?: string | ModelFormat;
+}
+
+/**
+ * A release as stack config (`releases.<name>`) may write it: the component's arguments plus the
+ * shorthands that validation expands (`modelFormat: sklearn`).
+ */
+export interface ReleaseConfig extends Omit<ReleaseArgs, "modelFormat" | "versions"> {
+    modelFormat?: string | ModelFormat;
+    versions: VersionConfig[];
 }

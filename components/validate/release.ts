@@ -13,7 +13,7 @@ import { readinessOf, routingOf, storageCredentialsOf } from "./sections";
 import { RELEASE_NO_EFFECT, ROUTING_NO_EFFECT, STRATEGY_ENVIRONMENTS, noEffectKeys, wrongStrategy } from "./tables";
 import { ReleaseContext, ResolvedVersion, versionOf } from "./version";
 
-const RELEASE_KEYS: readonly (keyof ReleaseArgs)[] = [
+export const RELEASE_KEYS: readonly (keyof ReleaseArgs)[] = [
     "name",
     "namespace",
     "environment",

@@ -21,7 +21,7 @@ import {
     wrongStrategy,
 } from "./tables";
 
-const VERSION_KEYS: readonly (keyof VersionArgs)[] = [
+export const VERSION_KEYS: readonly (keyof VersionArgs)[] = [
     "name",
     "labels",
     "annotations",

@@ -10,7 +10,7 @@ import type { OperationPlan, ReleaseStatus } from "../../automation/releases";
 import { RefusedError } from "../../automation/releases";
 import { RolloutRefusedError, RolloutRunner, RolloutStateError, RolloutTarget } from "../../automation/rollout";
 import { FileRolloutStore, RolloutJob, processOwner } from "../../automation/rolloutJobs";
-import { ReleaseArgs, RolloutArgs } from "../../components/types";
+import { ReleaseConfig, RolloutArgs } from "../../components/types";
 import { validateReleases } from "../../components/validate";
 import { appVersion, httpbin, modelVersion, wisdom } from "../components/fixtures";
 
@@ -119,7 +119,7 @@ function scripted(...outcomes: CheckResult["outcome"][]) {
 }
 
 function blueGreen(rollout: RolloutArgs, candidateWeight = 0): ops.ReleasesConfig {
-    const release: ReleaseArgs = wisdom(
+    const release: ReleaseConfig = wisdom(
         [
             modelVersion("v0", { name: "wisdom-blue", weight: 100 - candidateWeight }),
             modelVersion("v1", { name: "wisdom-green", weight: candidateWeight }),

@@ -24,7 +24,7 @@ export function wisdom(versions: VersionArgs[], extra: Partial<ReleaseArgs> = {}
         environment: "kserve",
         strategy: "blue-green",
         labels: { "app.kubernetes.io/name": "wisdom" },
-        modelFormat: "sklearn",
+        modelFormat: { name: "sklearn" },
         runtime: "kserve-mlserver",
         versions,
         ...extra,
@@ -39,7 +39,7 @@ export function wisdomModelMesh(versions: VersionArgs[], extra: Partial<ReleaseA
         namespace: "modelmesh-serving",
         labels: { "app.kubernetes.io/name": "wisdom" },
         annotations: { "serving.kserve.io/secretKey": "localMinIO" },
-        modelFormat: "sklearn",
+        modelFormat: { name: "sklearn" },
         versions,
         ...extra,
     };
@@ -56,7 +56,7 @@ export function sklearnIris(storageUri: string, extra: Partial<ReleaseArgs> = {}
         environment: "kserve",
         strategy: "kserve-canary",
         namespace: "kserve-test",
-        versions: [{ storageUri, modelFormat: "sklearn" }],
+        versions: [{ storageUri, modelFormat: { name: "sklearn" } }],
         ...extra,
     };
 }

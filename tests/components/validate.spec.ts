@@ -353,7 +353,7 @@ const badInputs: BadInput[] = [
     // Settings that nothing reads in the release's environment or strategy.
     {
         title: "modelFormat on a deployment release",
-        args: httpbin([appVersion()], { modelFormat: "sklearn" }),
+        args: httpbin([appVersion()], { modelFormat: { name: "sklearn" } }),
         path: "releases.wisdom.modelFormat",
         problem: /has no effect with environment deployment/,
     },
