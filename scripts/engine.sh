@@ -54,8 +54,11 @@ fail() {
 command -v go >/dev/null || fail "Go is not installed; the engine is built from Go modules (Go >= 1.26 needed)"
 command -v node >/dev/null || fail "Node.js is not installed"
 
-# The npm packages must ask for exactly the versions built here.
-npm_version() { node -p "require('$ROOT/package.json').dependencies['$1']"; }
+# The npm packages the tests run must be exactly the versions built here (the Pulumi SDKs are
+# pinned as devDependencies; the published package asks for them as peer ranges).
+npm_version() {
+    node -p "const p = require('$ROOT/package.json'); (p.devDependencies || {})['$1'] || (p.dependencies || {})['$1']"
+}
 [[ "$(npm_version @pulumi/pulumi)" == "$PULUMI_VERSION" ]] ||
     fail "package.json pins @pulumi/pulumi $(npm_version @pulumi/pulumi) but the engine builds $PULUMI_VERSION"
 [[ "$(npm_version @pulumi/kubernetes)" == "$KUBERNETES_PROVIDER_VERSION" ]] ||
