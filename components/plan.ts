@@ -3,7 +3,7 @@
  * and the traffic table they implement. Pure: no Pulumi imports, no I/O. The ModelRelease
  * component turns the plan into resources; tests assert on plans directly.
  */
-import { HttpMatch } from "./types";
+import { HttpMatch, SplitGateway } from "./types";
 import { BRANCH_HEADER, ResolvedRelease, ResolvedVersion, constrains } from "./validate";
 import { toPercentages } from "./weights";
 
@@ -433,13 +433,21 @@ function predictorHost(release: ResolvedRelease, v: ResolvedVersion): string {
     return `${v.name}-predictor.${release.namespace}.svc.cluster.local`;
 }
 
+/** The split gateway; validation sets it wherever the plan needs it (Knative, or a configured one). */
+function splitGatewayOf(release: ResolvedRelease): SplitGateway {
+    if (!release.splitGateway) {
+        throw new Error(`release ${release.key}: a weighted KServe split needs routing.splitGateway`);
+    }
+    return release.splitGateway;
+}
+
 /** Where a version's requests go on their last hop, with the headers that select it. */
 function destinationOf(release: ResolvedRelease, v: ResolvedVersion): Route {
     const response = { set: { "app-version": v.name } };
     switch (release.environment) {
         case "kserve":
             return {
-                destination: { host: release.splitGateway.service, port: { number: 80 } },
+                destination: { host: splitGatewayOf(release).service, port: { number: 80 } },
                 headers: { request: { set: { Host: predictorHost(release, v) }, remove: [BRANCH_HEADER] }, response },
             };
         case "kserve-raw":
@@ -560,7 +568,7 @@ function httpRoutes(release: ResolvedRelease, traffic: TrafficRow[]): { http: Ro
             const split: Route = {
                 name: "split",
                 route: served.map((v) => ({
-                    destination: { host: release.splitGateway.service, port: { number: 80 } },
+                    destination: { host: splitGatewayOf(release).service, port: { number: 80 } },
                     weight: traffic[v.index].percent,
                     headers: {
                         request: { set: { [BRANCH_HEADER]: v.name, Host: `${release.name}.${release.namespace}` } },
@@ -578,8 +586,8 @@ function httpRoutes(release: ResolvedRelease, traffic: TrafficRow[]): { http: Ro
 function virtualService(release: ResolvedRelease, traffic: TrafficRow[]): PlannedObject {
     const { http, twoHop } = httpRoutes(release, traffic);
     const gateways = ["mesh", ...release.gateways];
-    if (twoHop && !gateways.includes(release.splitGateway.gateway)) {
-        gateways.push(release.splitGateway.gateway);
+    if (twoHop && !gateways.includes(splitGatewayOf(release).gateway)) {
+        gateways.push(splitGatewayOf(release).gateway);
     }
     return {
         id: `VirtualService/${release.name}`,

@@ -3,9 +3,16 @@
  * strategy) through its sections to its versions, resolved with every default applied.
  */
 import { ResolvedRollout } from "../rollout";
+import { toPercentages } from "../weights";
 import { DeploymentModeNames, Environment, ReleaseArgs, SplitGateway, Strategy } from "../types";
 import { Checker, DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, isObject, reservedKeys } from "./checker";
-import { DEFAULT_DEPLOYMENT_ENTRY_TARGET, ENVIRONMENTS, PROTOCOL_VERSIONS, STRATEGIES } from "./defaults";
+import {
+    DEFAULT_DEPLOYMENT_ENTRY_TARGET,
+    DEFAULT_KNATIVE_GATEWAY,
+    ENVIRONMENTS,
+    PROTOCOL_VERSIONS,
+    STRATEGIES,
+} from "./defaults";
 import { modelFormatOf } from "./fields";
 import { ConfigIssue, show } from "./issues";
 import { rolloutOf } from "./rollout";
@@ -50,7 +57,8 @@ export interface ResolvedRelease {
     tagRouting: boolean;
     deploymentModeNames: DeploymentModeNames;
     gateways: string[];
-    splitGateway: SplitGateway;
+    /** Where weighted KServe splits take their second hop; Knative mode defaults it, Standard mode does not. */
+    splitGateway?: SplitGateway;
     entryTarget: string;
     modelMesh: { service: string; namespace: string; port: number };
     timeoutSeconds: number;
@@ -306,6 +314,10 @@ export function validateRelease(
         versionListRules(checker, path, versions, raw.versions.length, { name, strategy });
     }
 
+    if (environment === "kserve-raw" && strategy === "blue-green" && routing.splitGateway === undefined) {
+        standardModeSplitRule(checker, path, versions);
+    }
+
     if (
         checker.issues.length > 0 ||
         name === undefined ||
@@ -316,7 +328,8 @@ export function validateRelease(
         return { issues: checker.issues };
     }
 
-    // Defaults that depend on the app: identity labels, entry target, ModelMesh namespace.
+    // Defaults that depend on the app: identity labels, split gateway, entry target, ModelMesh namespace.
+    const splitGateway = routing.splitGateway ?? (environment === "kserve" ? DEFAULT_KNATIVE_GATEWAY : undefined);
     const baseLabels = { "app.kubernetes.io/name": name, ...appLabels };
     const release: ResolvedRelease = {
         key,
@@ -334,10 +347,7 @@ export function validateRelease(
         tagRouting,
         deploymentModeNames,
         gateways: [...new Set(routing.gateways)],
-        splitGateway: routing.splitGateway,
-        entryTarget:
-            routing.entryTarget ??
-            (environment === "deployment" ? DEFAULT_DEPLOYMENT_ENTRY_TARGET : routing.splitGateway.service),
+        entryTarget: routing.entryTarget ?? defaultEntryTarget(environment, splitGateway, namespace, versions[0].name),
         modelMesh: {
             service: routing.modelMesh.service,
             namespace: routing.modelMesh.namespace ?? namespace,
@@ -346,8 +356,49 @@ export function validateRelease(
         timeoutSeconds,
         deploymentReadiness,
     };
+    if (splitGateway !== undefined) release.splitGateway = splitGateway;
     if (canaryTrafficPercent !== undefined) release.canaryTrafficPercent = canaryTrafficPercent;
     if (storageCredentials !== undefined) release.storageCredentials = storageCredentials;
     if (rollout !== undefined) release.rollout = rollout;
     return { release, issues: [] };
+}
+
+/**
+ * Where the app's ExternalName Service points (its host must resolve for clients; the mesh then
+ * routes by the VirtualService). Knative mode: the Knative local gateway. Standard mode: the
+ * configured split gateway (clients outside the mesh then get the split too), else the primary's
+ * predictor Service, which KServe creates in that mode (there is no Knative gateway to name).
+ * Deployments: the Istio ingress gateway.
+ */
+function defaultEntryTarget(
+    environment: Environment,
+    splitGateway: SplitGateway | undefined,
+    namespace: string,
+    primary: string,
+): string {
+    switch (environment) {
+        case "kserve-raw":
+            return splitGateway?.service ?? `${primary}-predictor.${namespace}.svc.cluster.local`;
+        case "deployment":
+            return DEFAULT_DEPLOYMENT_ENTRY_TARGET;
+        default:
+            return (splitGateway ?? DEFAULT_KNATIVE_GATEWAY).service;
+    }
+}
+
+/**
+ * Standard mode, blue-green: a split between two or more served versions needs a second hop
+ * through a gateway (each version's model path is rewritten per route, and a route rewrites once),
+ * and Standard-mode clusters have no knative-local-gateway to default to. One served version goes
+ * straight to its predictor Service and needs none.
+ */
+function standardModeSplitRule(checker: Checker, path: string, versions: ResolvedVersion[]): void {
+    const percents = toPercentages(versions.map((v) => v.weight ?? 1));
+    const served = versions.map((v, i) => `${v.name} ${percents[i]}%`).filter((_, i) => percents[i] > 0);
+    if (served.length < 2) return;
+    checker.add(
+        `${path}.routing.splitGateway`,
+        `is required: the split ${served.join(" / ")} takes a second hop through a gateway, and KServe Standard mode has no knative-local-gateway to default to`,
+        "set routing.splitGateway to an Istio Gateway that accepts the app's host and its Service's host, e.g. {gateway: istio-system/model-split, service: istio-ingressgateway.istio-system.svc.cluster.local}, or give one version all the weight",
+    );
 }

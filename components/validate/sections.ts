@@ -5,17 +5,20 @@
  */
 import { Environment, SplitGateway, StorageCredentialsArgs } from "../types";
 import { Checker, DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, isObject } from "./checker";
-import { DEFAULT_KNATIVE_GATEWAY, DEFAULT_TIMEOUT_SECONDS } from "./defaults";
+import { DEFAULT_TIMEOUT_SECONDS } from "./defaults";
 import { ONLY_IN, STORAGE_CREDENTIALS_FIX } from "./tables";
 import { gatewayRef } from "./fields";
 import { show } from "./issues";
 
 const ROUTING_KEYS = ["gateways", "splitGateway", "entryTarget", "modelMesh"] as const;
 
-/** Routing knobs; entryTarget and modelMesh.namespace default later, from the app. */
+/**
+ * Routing knobs; splitGateway, entryTarget and modelMesh.namespace default later, from the app's
+ * environment (only Knative mode has a gateway to default to).
+ */
 export interface Routing {
     gateways: string[];
-    splitGateway: SplitGateway;
+    splitGateway?: SplitGateway;
     entryTarget?: string;
     modelMesh: { service: string; namespace?: string; port: number };
 }
@@ -78,7 +81,6 @@ function modelMeshOf(
 export function routingOf(checker: Checker, path: string, value: unknown): Routing {
     const routing: Routing = {
         gateways: [],
-        splitGateway: DEFAULT_KNATIVE_GATEWAY,
         modelMesh: { service: "modelmesh-serving", port: 8033 },
     };
     if (value === undefined) {
@@ -93,8 +95,7 @@ export function routingOf(checker: Checker, path: string, value: unknown): Routi
         routing.gateways = gatewaysOf(checker, `${path}.gateways`, value.gateways) ?? routing.gateways;
     }
     if (value.splitGateway !== undefined) {
-        routing.splitGateway =
-            splitGatewayOf(checker, `${path}.splitGateway`, value.splitGateway) ?? routing.splitGateway;
+        routing.splitGateway = splitGatewayOf(checker, `${path}.splitGateway`, value.splitGateway);
     }
     if (value.entryTarget !== undefined) {
         const entryTarget = checker.dnsName(

@@ -61,6 +61,12 @@ export function sklearnIris(storageUri: string, extra: Partial<ReleaseArgs> = {}
     };
 }
 
+/** An Istio gateway for the second hop of Standard-mode weighted splits. */
+export const RAW_SPLIT_GATEWAY = {
+    gateway: "istio-system/model-split",
+    service: "istio-ingressgateway.istio-system.svc.cluster.local",
+};
+
 /** A release of each environment with two versions, for the environment x strategy matrix. */
 export function releaseFor(environment: Environment, strategy: Strategy): ReleaseArgs {
     const two = (make: (i: number) => VersionArgs): VersionArgs[] => [make(0), make(1)];
@@ -78,6 +84,10 @@ export function releaseFor(environment: Environment, strategy: Strategy): Releas
             return wisdom(strategy === "kserve-canary" ? [modelVersion("v0")] : two((i) => modelVersion(`v${i}`)), {
                 environment,
                 strategy,
+                // A weighted split in Standard mode needs a gateway of its own (no Knative there).
+                ...(environment === "kserve-raw" && strategy === "blue-green"
+                    ? { routing: { splitGateway: RAW_SPLIT_GATEWAY } }
+                    : {}),
             });
     }
 }

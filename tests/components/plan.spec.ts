@@ -8,6 +8,7 @@ import {
     GS_MODEL,
     appVersion,
     httpbin,
+    issuesOf,
     manifestOf,
     modelVersion,
     plan,
@@ -396,6 +397,55 @@ describe("planRelease: KServe Standard (raw) mode", () => {
                 weight: 100,
             },
         ]);
+    });
+
+    it("on a cluster without Knative: nothing refers to a Knative gateway, the entry points at the primary's predictor", () => {
+        const raw = { environment: "kserve-raw" as const };
+        const plans = [
+            plan(wisdom([modelVersion("v0")], raw)),
+            plan(
+                wisdom([modelVersion("v0", { weight: 100 }), modelVersion("v1", { weight: 0 })], {
+                    ...raw,
+                    strategy: "blue-green",
+                }),
+            ),
+            plan(wisdom([modelVersion("v0"), modelVersion("v1")], { ...raw, strategy: "canary" })),
+        ];
+        for (const p of plans) {
+            assert.doesNotMatch(JSON.stringify(p.objects.map((o) => o.manifest)), /knative/);
+            assert.equal(
+                (manifestOf(p, "Service/wisdom").spec as { externalName: string }).externalName,
+                "wisdom-0-predictor.default.svc.cluster.local",
+            );
+            assert.deepEqual(vsSpec(p).gateways, ["mesh"]);
+            // One hop: every destination is a predictor Service.
+            for (const route of vsSpec(p).http) {
+                for (const d of route.route) {
+                    assert.match(d.destination.host, /^wisdom-[01]-predictor\.default\.svc\.cluster\.local$/);
+                }
+            }
+        }
+    });
+
+    it("refuses a weighted split without a split gateway, naming routing.splitGateway; 100/0 needs none", () => {
+        const raw = { environment: "kserve-raw" as const, strategy: "blue-green" as const };
+        const issues = issuesOf(wisdom([modelVersion("v0", { weight: 90 }), modelVersion("v1", { weight: 10 })], raw));
+        assert.equal(issues.length, 1);
+        assert.equal(issues[0].path, "releases.wisdom.routing.splitGateway");
+        assert.match(
+            issues[0].problem,
+            /wisdom-0 90% \/ wisdom-1 10% takes a second hop through a gateway.*no knative-local-gateway/,
+        );
+        assert.match(issues[0].fix, /set routing\.splitGateway/);
+        // Equal split by default (no weights): refused too.
+        assert.equal(
+            issuesOf(wisdom([modelVersion("v0"), modelVersion("v1")], raw))[0].path,
+            "releases.wisdom.routing.splitGateway",
+        );
+        // A weight so small it rounds to 0% serves one version: one hop, no gateway.
+        resolve(wisdom([modelVersion("v0", { weight: 1000 }), modelVersion("v1", { weight: 1 })], raw));
+        // Knative mode keeps its default gateway.
+        resolve(wisdom([modelVersion("v0"), modelVersion("v1")], { ...raw, environment: "kserve" }));
     });
 
     it("uses the configured split gateway for weighted splits", () => {

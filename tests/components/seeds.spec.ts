@@ -6,6 +6,7 @@ import * as assert from "node:assert/strict";
 import { ReleasePlan } from "../../components/plan";
 import {
     GS_MODEL,
+    RAW_SPLIT_GATEWAY,
     S3_MODEL,
     appVersion,
     httpbin,
@@ -325,7 +326,7 @@ describe("mirror: percentage change (deployment)", () => {
 
 describe("kserve-raw blue-green with promotion", () => {
     it("keeps object ids across candidate, split and promotion", () => {
-        const raw = { environment: "kserve-raw" as const };
+        const raw = { environment: "kserve-raw" as const, routing: { splitGateway: RAW_SPLIT_GATEWAY } };
         const split = plan(wisdom([modelVersion("v0", { weight: 90 }), modelVersion("v1", { weight: 10 })], raw));
         const promoted = plan(wisdom([modelVersion("v1", { storageUri: GS_MODEL })], raw));
         assert.deepEqual(change(split, promoted).deleted, [

@@ -2,6 +2,7 @@
 // percentage change, and two releases side by side in one stack and namespace.
 import * as assert from "node:assert/strict";
 
+import { POLICY_PACK } from "../../e2e/engine";
 import { LocalCluster } from "../../e2e/cluster";
 import { ReleaseStack } from "../../automation/stack";
 import { applyStep, assertEmpty, defaultRouteWeights, fixture, names } from "./helpers";
@@ -37,13 +38,42 @@ describe("e2e: raw mode, mirror, two releases (real engine)", function () {
         await stack?.cleanup().catch(() => undefined);
     });
 
-    it("kserve-raw blue-green: 90/10 split routed to predictor Services, then promotion in place", async () => {
+    it("kserve-raw blue-green without Knative: one hop to the predictor; a split refused until routing.splitGateway is set; then promotion in place", async () => {
+        const entry = async () =>
+            (await cluster.get<{ spec: { externalName: string } }>(`/api/v1/namespaces/${NS}/services/raw`))?.spec
+                .externalName;
+        const gatewaysOfVs = async () =>
+            (
+                await cluster.get<{ spec: { gateways: string[] } }>(
+                    `/apis/networking.istio.io/v1/namespaces/${NS}/virtualservices/raw`,
+                )
+            )?.spec.gateways;
         await applyStep(stack, { raw: kserve("raw", "kserve-raw", [v("v0")]) }, { create: 6 });
-        await applyStep(
-            stack,
-            { raw: kserve("raw", "kserve-raw", [v("v0", { weight: 90 }), v("v1", { weight: 10 })]) },
-            { create: 2, update: 2 },
+        // Standard mode has no knative-local-gateway: the app host resolves to the primary's predictor.
+        assert.equal(await entry(), `raw-0-predictor.${NS}.svc.cluster.local`);
+        assert.deepEqual(await gatewaysOfVs(), ["mesh"]);
+        const split = [v("v0", { weight: 90 }), v("v1", { weight: 10 })];
+        await stack.setReleases({ raw: kserve("raw", "kserve-raw", split) });
+        await assert.rejects(
+            () => stack.preview({ policyPacks: [POLICY_PACK] }),
+            /releases\.raw\.routing\.splitGateway[\s\S]*knative-local-gateway/,
         );
+        assert.deepEqual(await defaultRouteWeights(cluster, NS, "raw"), [["raw-0", 100]], "nothing applied");
+        const routing = {
+            splitGateway: {
+                gateway: "istio-system/model-split",
+                service: "model-split.istio-system.svc.cluster.local",
+            },
+        };
+        const withGateway = (versions: Record<string, unknown>[]) => ({
+            ...kserve("raw", "kserve-raw", versions),
+            routing,
+        });
+        // Created: raw-1 and its ConfigMap; updated: the VirtualService, raw-0's ConfigMap and the
+        // entry, which now points at the split gateway.
+        await applyStep(stack, { raw: withGateway(split) }, { create: 2, update: 3 });
+        assert.equal(await entry(), routing.splitGateway.service);
+        assert.deepEqual(await gatewaysOfVs(), ["mesh", "istio-system/model-split"]);
         assert.deepEqual(await defaultRouteWeights(cluster, NS, "raw"), [
             ["raw-0", 90],
             ["raw-1", 10],
@@ -54,7 +84,7 @@ describe("e2e: raw mode, mirror, two releases (real engine)", function () {
             )
         )?.metadata.annotations["serving.kserve.io/deploymentMode"];
         assert.equal(mode, "Standard");
-        await applyStep(stack, { raw: kserve("raw", "kserve-raw", [v("v1")]) }, { update: 3, delete: 2 });
+        await applyStep(stack, { raw: withGateway([v("v1")]) }, { update: 3, delete: 2 });
         assert.deepEqual(await isvcs(), ["raw-0"]);
         assert.deepEqual(await defaultRouteWeights(cluster, NS, "raw"), [["raw-0", 100]]);
         await applyStep(stack, {}, { delete: 5 });
