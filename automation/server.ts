@@ -24,6 +24,7 @@ import swagger from "@fastify/swagger";
 import Fastify, { FastifyError, FastifyInstance, FastifyRequest, LogLevel } from "fastify";
 
 import { ReleaseConfig, VersionConfig } from "../components/types";
+import releaseSchema from "../schema/release.schema.json";
 import { ReleaseConfigError } from "../components/validate";
 import { AuditLog, AuditRecord } from "./audit";
 import { AuthError, Authenticator, Principal, authorize } from "./auth";
@@ -127,91 +128,59 @@ class HttpError extends Error {
 
 /** Object keys that would reach Object.prototype if code ever assigned them. */
 const SAFE_KEY = "(?!(?:__proto__|constructor|prototype)$)";
-/** Kubernetes qualified name: optional DNS-subdomain prefix and `/`, then a name. */
-const QUALIFIED_KEY = `^${SAFE_KEY}([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`;
-const HEADER_KEY = `^${SAFE_KEY}[a-z0-9][-a-z0-9_.]{0,255}$`;
-const QUERY_KEY = `^${SAFE_KEY}[A-Za-z0-9_.~-]{1,256}$`;
-const DNS1035_LABEL = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
-const DNS1123_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+type JsonSchema = { [key: string]: unknown };
 
-const text = (maxLength: number, description?: string) =>
-    ({ type: "string", minLength: 1, maxLength, ...(description ? { description } : {}) }) as const;
+/** The definitions derived from components/types.ts (`npm run schema`). */
+const RELEASE_DEFINITIONS = (releaseSchema as { definitions: Record<string, JsonSchema> }).definitions;
 
-const map = (keyPattern: string, value: object, description: string) => ({
-    type: "object",
-    description,
-    maxProperties: 64,
-    patternProperties: { [keyPattern]: value },
-    additionalProperties: false,
-    // The same key rule again: the OpenAPI generator turns patternProperties into
-    // additionalProperties, and this keeps the rule in the document.
-    propertyNames: { pattern: keyPattern, maxLength: 317 },
-});
+/** A definition with every `#/definitions/...` reference replaced by its target (a body schema is self-contained). */
+function inlined(schema: unknown): unknown {
+    if (Array.isArray(schema)) return schema.map(inlined);
+    if (typeof schema !== "object" || schema === null) return schema;
+    const { $ref, ...rest } = schema as JsonSchema;
+    const out: JsonSchema = {};
+    if (typeof $ref === "string") Object.assign(out, inlined(RELEASE_DEFINITIONS[$ref.replace("#/definitions/", "")]));
+    for (const [key, value] of Object.entries(rest)) out[key] = inlined(value);
+    return out;
+}
 
-const stringMatch = {
-    type: "object",
-    description: "exactly one of exact, prefix, regex",
-    additionalProperties: false,
-    minProperties: 1,
-    maxProperties: 1,
-    properties: { exact: text(1024), prefix: text(1024), regex: text(1024) },
-} as const;
+/** Bounds for strings the types leave unbounded, per field: what a request may carry. */
+const STRING_LIMITS: Record<string, number> = { storageUri: 2048, image: 1024 };
 
-const labelValue = { type: "string", maxLength: 63 } as const;
+/**
+ * The HTTP layer's bounds on top of the derived structure, so no body can make the service do
+ * unbounded work: strings at most 4 KiB (STRING_LIMITS for some fields), lists at most 64 items,
+ * maps at most 64 keys whose names cannot reach Object.prototype.
+ */
+function bounded(schema: unknown, field?: string): unknown {
+    if (Array.isArray(schema)) return schema.map((item) => bounded(item, field));
+    if (typeof schema !== "object" || schema === null) return schema;
+    const out: JsonSchema = {};
+    for (const [key, value] of Object.entries(schema as JsonSchema)) {
+        if (key === "properties") {
+            out.properties = Object.fromEntries(
+                Object.entries(value as JsonSchema).map(([name, property]) => [name, bounded(property, name)]),
+            );
+        } else {
+            out[key] =
+                key === "additionalProperties" || key === "items" || key === "anyOf" ? bounded(value, field) : value;
+        }
+    }
+    if (out.type === "string" && out.maxLength === undefined) out.maxLength = STRING_LIMITS[field ?? ""] ?? 4096;
+    if (out.type === "array" && out.maxItems === undefined) out.maxItems = 64;
+    if (out.type === "object" && typeof out.additionalProperties === "object") {
+        // A map. The OpenAPI generator drops patternProperties, so the key rule is propertyNames.
+        out.maxProperties ??= 64;
+        out.propertyNames = { pattern: `^${SAFE_KEY}`, maxLength: 317 };
+    }
+    return out;
+}
 
-const httpMatch = {
-    type: "object",
-    additionalProperties: false,
-    properties: {
-        headers: map(HEADER_KEY, stringMatch, "request headers (lower case) and how their values match"),
-        withoutHeaders: map(HEADER_KEY, stringMatch, "headers that must be absent or not match"),
-        queryParams: map(QUERY_KEY, stringMatch, "query parameters and how their values match"),
-        uri: stringMatch,
-        method: stringMatch,
-        sourceLabels: map(QUALIFIED_KEY, labelValue, "only requests from workloads with these labels"),
-        sourceNamespace: { type: "string", maxLength: 63, pattern: DNS1123_LABEL },
-        name: text(253),
-    },
-} as const;
-
-/** An escape-hatch spec: used as given, so only its size is bounded here (depth: MAX_BODY_DEPTH). */
-const freeSpec = (description: string) =>
-    ({ type: "object", description, minProperties: 1, maxProperties: 64 }) as const;
-
-/** VersionConfig (components/types.ts), field by field. */
+/** VersionConfig (components/types.ts), derived: the schema editors and the config reference use too. */
 const versionSchema = {
-    type: "object",
+    ...(bounded(inlined(RELEASE_DEFINITIONS.VersionConfig)) as JsonSchema),
     description: "add-candidate: the new version",
-    additionalProperties: false,
-    properties: {
-        name: { type: "string", maxLength: 63, pattern: DNS1035_LABEL, description: "object name" },
-        labels: map(QUALIFIED_KEY, labelValue, "labels of this version's objects"),
-        annotations: map(QUALIFIED_KEY, { type: "string", maxLength: 8192 }, "annotations of this version's objects"),
-        storageUri: text(2048, "where KServe loads the model from"),
-        image: text(1024, "container image"),
-        modelFormat: {
-            anyOf: [
-                text(253),
-                {
-                    type: "object",
-                    additionalProperties: false,
-                    required: ["name"],
-                    properties: { name: text(253), version: text(64) },
-                },
-            ],
-        },
-        runtime: text(253, "ServingRuntime name"),
-        protocolVersion: { type: "string", enum: ["v1", "v2", "grpc-v1", "grpc-v2"] },
-        port: { type: "integer", minimum: 1, maximum: 65535 },
-        args: { type: "array", maxItems: 64, items: { type: "string", maxLength: 4096 } },
-        weight: { type: "integer", minimum: 0, maximum: 1_000_000, description: "relative weight (blue-green)" },
-        match: { type: "array", minItems: 1, maxItems: 16, items: httpMatch, description: "canary selection" },
-        mirrorPercent: { type: "integer", minimum: 0, maximum: 100 },
-        inferenceServiceSpec: freeSpec("escape hatch: the complete InferenceService spec"),
-        deploymentSpec: freeSpec("escape hatch: the complete Deployment spec"),
-        serviceSpec: freeSpec("escape hatch: the complete Service spec"),
-    },
-} as const;
+};
 
 const OPERATIONS = ["add-candidate", "weights", "step", "promote", "rollback", "remove", "apply-proposal"] as const;
 /** A proposal branch as model-release names them (model-release/<stack>/<release>/<operation>-<id>). */

@@ -79,11 +79,16 @@ export type RolloutOnSuccess = (typeof RolloutOnSuccess)[keyof typeof RolloutOnS
  * A Kubernetes object spec given as is (escape hatches). Its values are `any` because the
  * component schema's only type for arbitrary JSON is `Any`, which inference takes from `any`
  * alone; the API server validates the spec against the CRD's schema.
+ * @minProperties 1
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ObjectSpec = { [key: string]: any };
 
-/** An Istio StringMatch: exactly one of the three keys. */
+/**
+ * An Istio StringMatch: exactly one of the three keys.
+ * @minProperties 1
+ * @maxProperties 1
+ */
 export interface StringMatch {
     exact?: string;
     prefix?: string;
@@ -112,7 +117,10 @@ export interface HttpMatch {
 
 /** Model format of a KServe predictor (stack config also takes the name alone: `modelFormat: sklearn`). */
 export interface ModelFormat {
-    /** Framework name, e.g. `sklearn`. */
+    /**
+     * Framework name, e.g. `sklearn`.
+     * @minLength 1
+     */
     name: string;
     /** Optional format version used to pick a runtime, e.g. `1` or `1.2`. */
     version?: string;
@@ -120,31 +128,62 @@ export interface ModelFormat {
 
 /** One version of the model (or application). */
 export interface VersionArgs {
-    /** Object name; default `<app>-<index>` (for `kserve-canary`, the app name). */
+    /**
+     * Object name; default `<app>-<index>` (for `kserve-canary`, the app name).
+     * @pattern ^[a-z]([-a-z0-9]*[a-z0-9])?$
+     * @maxLength 63
+     */
     name?: string;
     /** Labels of this version's objects; they win over the app labels. */
     labels?: Record<string, string>;
     /** Annotations of this version's objects; they win over the app annotations. */
     annotations?: Record<string, string>;
-    /** Where KServe loads the model from (gs://, s3://, pvc://, http(s)://, ...). */
+    /**
+     * Where KServe loads the model from (gs://, s3://, pvc://, http(s)://, ...).
+     * @minLength 1
+     */
     storageUri?: string;
-    /** Container image (deployment environment; custom KServe predictors). */
+    /**
+     * Container image (deployment environment; custom KServe predictors).
+     * @minLength 1
+     */
     image?: string;
     /** Model format; overrides the app default. */
     modelFormat?: ModelFormat;
-    /** ServingRuntime / ClusterServingRuntime name; overrides the app default. */
+    /**
+     * ServingRuntime / ClusterServingRuntime name; overrides the app default.
+     * @pattern ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$
+     * @maxLength 253
+     */
     runtime?: string;
     /** Inference protocol; overrides the app default. */
     protocolVersion?: ProtocolVersion;
-    /** Container port (deployment) ; overrides the app default. */
+    /**
+     * Container port (deployment); overrides the app default.
+     * @asType integer
+     * @minimum 1
+     * @maximum 65535
+     */
     port?: number;
     /** Extra arguments for the model server container. */
     args?: string[];
-    /** Relative weight (blue-green). Set it on every version or on none (equal split). */
+    /**
+     * Relative weight (blue-green). Set it on every version or on none (equal split).
+     * @asType integer
+     * @minimum 0
+     */
     weight?: number;
-    /** Requests that go to this candidate (canary); default: header `traffic: test`. */
+    /**
+     * Requests that go to this candidate (canary); default: header `traffic: test`.
+     * @minItems 1
+     */
     match?: HttpMatch[];
-    /** Percentage of the primary's requests mirrored to this candidate (mirror); default 100. */
+    /**
+     * Percentage of the primary's requests mirrored to this candidate (mirror); default 100.
+     * @asType integer
+     * @minimum 0
+     * @maximum 100
+     */
     mirrorPercent?: number;
     /** Escape hatch: the complete InferenceService `spec`, used as given. */
     inferenceServiceSpec?: ObjectSpec;
@@ -180,13 +219,23 @@ export interface ModelMeshServiceArgs {
     service?: string;
     /** Namespace of that Service; default the app namespace. */
     namespace?: string;
-    /** gRPC port; default 8033. */
+    /**
+     * gRPC port; default 8033.
+     * @asType integer
+     * @minimum 1
+     * @maximum 65535
+     */
     port?: number;
 }
 
 /** How long a version may take to become Ready before the update fails. */
 export interface ReadinessArgs {
-    /** Seconds; default 600. */
+    /**
+     * Seconds; default 600.
+     * @asType integer
+     * @minimum 1
+     * @maximum 86400
+     */
     timeoutSeconds?: number;
     /**
      * Deployments: `rollout` (default) waits with the provider's Deployment await logic;
@@ -198,7 +247,10 @@ export interface ReadinessArgs {
 
 /** Storage credentials the predictors use (a Secret and a ServiceAccount). */
 export interface StorageCredentialsArgs {
-    /** Secret data, e.g. AWS_ACCESS_KEY_ID. Set with `pulumi config set --secret --path`. */
+    /**
+     * Secret data, e.g. AWS_ACCESS_KEY_ID. Set with `pulumi config set --secret --path`.
+     * @secret
+     */
     data: Record<string, string>;
     /** Annotations of the Secret, e.g. `serving.kserve.io/s3-endpoint`. */
     annotations?: Record<string, string>;
@@ -219,7 +271,10 @@ export interface PrometheusCheckArgs {
 
 /** A webhook check: a POST with the rollout's context; a 2xx answer with `{"pass": true}` passes. */
 export interface WebhookCheckArgs {
-    /** http(s) URL. */
+    /**
+     * http(s) URL.
+     * @secret
+     */
     url: string;
     /** Duration such as `10s`; default `10s`. */
     timeout?: string;
@@ -235,26 +290,58 @@ export interface AnalysisCheckArgs {
 
 /** Where progress is reported: Slack-compatible JSON (`{"text": ...}`) POSTed per event. */
 export interface NotifyArgs {
-    /** http(s) URL. */
+    /**
+     * http(s) URL.
+     * @secret
+     */
     webhook: string;
 }
+
+/**
+ * A candidate percent of a rollout step.
+ * @asType integer
+ * @minimum 1
+ * @maximum 99
+ */
+export type StepPercent = number;
 
 /**
  * An automated progressive rollout of the last version (the candidate): traffic moves in steps,
  * each an ordinary previewed, policy-checked config edit, and checks are judged between steps.
  */
 export interface RolloutArgs {
-    /** blue-green, kserve-canary: candidate percent at each step, increasing, each 1..99. */
-    steps?: number[];
-    /** blue-green, kserve-canary: instead of `steps`, percent added per step up to `maxWeight`. */
+    /**
+     * blue-green, kserve-canary: candidate percent at each step, increasing, each 1..99.
+     * @minItems 1
+     */
+    steps?: StepPercent[];
+    /**
+     * blue-green, kserve-canary: instead of `steps`, percent added per step up to `maxWeight`.
+     * @asType integer
+     * @minimum 1
+     * @maximum 99
+     */
     stepWeight?: number;
-    /** Last step's percent with `stepWeight`. */
+    /**
+     * Last step's percent with `stepWeight`.
+     * @asType integer
+     * @minimum 1
+     * @maximum 99
+     */
     maxWeight?: number;
-    /** canary, mirror: how many intervals the checks are judged before promotion; default 1. */
+    /**
+     * canary, mirror: how many intervals the checks are judged before promotion; default 1.
+     * @asType integer
+     * @minimum 1
+     */
     iterations?: number;
     /** Duration to wait after each step before judging it (`30s`, `2m`, `1h`); default `1m`. */
     interval?: string;
-    /** Failed judgements (any check failing) that trigger the rollback; default 1. */
+    /**
+     * Failed judgements (any check failing) that trigger the rollback; default 1.
+     * @asType integer
+     * @minimum 1
+     */
     failureLimit?: number;
     /** Prometheus base URL for the prometheus checks; default the service's setting. */
     prometheusUrl?: string;
@@ -271,9 +358,17 @@ export interface RolloutArgs {
  * description (`ReleaseArgs`) and the component (`ModelReleaseArgs`, secret inputs).
  */
 export interface ReleaseFields {
-    /** Application name; default the release (component) name. */
+    /**
+     * Application name; default the release (component) name.
+     * @pattern ^[a-z]([-a-z0-9]*[a-z0-9])?$
+     * @maxLength 63
+     */
     name?: string;
-    /** Namespace of every object; default the provider's namespace (`default`). */
+    /**
+     * Namespace of every object; default the provider's namespace (`default`).
+     * @pattern ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$
+     * @maxLength 63
+     */
     namespace?: string;
     /** Where the versions run. */
     environment: Environment;
@@ -285,17 +380,37 @@ export interface ReleaseFields {
     annotations?: Record<string, string>;
     /** Default model format for the versions. */
     modelFormat?: ModelFormat;
-    /** Default ServingRuntime for the versions. */
+    /**
+     * Default ServingRuntime for the versions.
+     * @pattern ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$
+     * @maxLength 253
+     */
     runtime?: string;
     /** Default inference protocol for the versions. */
     protocolVersion?: ProtocolVersion;
-    /** Default container port (deployment); default 80. */
+    /**
+     * Default container port (deployment); default 80.
+     * @asType integer
+     * @minimum 1
+     * @maximum 65535
+     */
     port?: number;
-    /** Default image for the versions. */
+    /**
+     * Default image for the versions.
+     * @minLength 1
+     */
     image?: string;
-    /** The versions; the first is the primary. */
+    /**
+     * The versions; the first is the primary.
+     * @minItems 1
+     */
     versions: VersionArgs[];
-    /** kserve-canary: percent of traffic for the latest revision; omit to promote. */
+    /**
+     * kserve-canary: percent of traffic for the latest revision; omit to promote.
+     * @asType integer
+     * @minimum 0
+     * @maximum 100
+     */
     canaryTrafficPercent?: number;
     /** kserve-canary: add `latest`/`prev` tag routes (`serving.kserve.io/enable-tag-routing`). */
     tagRouting?: boolean;
@@ -317,6 +432,7 @@ export interface ReleaseArgs extends ReleaseFields {
 
 /** A version as stack config may write it: `modelFormat` may also be the framework name alone. */
 export interface VersionConfig extends Omit<VersionArgs, "modelFormat"> {
+    /** Model format: `{name, version}`, or the name alone; overrides the app default. */
     modelFormat?: string | ModelFormat;
 }
 
@@ -325,6 +441,11 @@ export interface VersionConfig extends Omit<VersionArgs, "modelFormat"> {
  * shorthands that validation expands (`modelFormat: sklearn`).
  */
 export interface ReleaseConfig extends Omit<ReleaseArgs, "modelFormat" | "versions"> {
+    /** Default model format for the versions: `{name, version}`, or the name alone. */
     modelFormat?: string | ModelFormat;
+    /**
+     * The versions; the first is the primary.
+     * @minItems 1
+     */
     versions: VersionConfig[];
 }

@@ -128,6 +128,9 @@ describe("e2e: the npm package, installed from its tarball into another project"
             "dist/automation/index.js",
             "dist/automation/index.d.ts",
             "dist/automation/engineWorkerMain.js",
+            "dist/schema/release.schema.json",
+            "schema/release.schema.json",
+            "schema/pulumi-stack.schema.json",
         ]) {
             assert.ok(files.includes(file), `${file} is not in the tarball`);
         }
