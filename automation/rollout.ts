@@ -334,8 +334,11 @@ export class RolloutRunner {
         this.wakers.set(job.id, new AbortController());
         const heartbeatMs = this.options.heartbeatMs ?? 2_000;
         let lost: Error | undefined;
+        // The beat in flight, awaited before the job is released: a late beat must not write the
+        // job again after its release (nor into a store being removed).
+        let beating: Promise<void> = Promise.resolve();
         const beat = setInterval(() => {
-            this.store
+            beating = this.store
                 .touch(job.id, this.owner)
                 .then((requested) => {
                     if (requested && requested.at !== job.handledRequestAt) this.wakers.get(job.id)?.abort();
@@ -392,6 +395,7 @@ export class RolloutRunner {
             return job;
         } finally {
             clearInterval(beat);
+            await beating;
             if (isActive(job.status)) await this.store.release(job.id, this.owner).catch(() => undefined);
         }
     }

@@ -3,7 +3,8 @@
  * description of a release: fields, doc comments and the constraint tags in them).
  *
  *   schema/release.schema.json        a release as stack config writes it (`ReleaseConfig`) and
- *                                     every type it uses; the HTTP service validates its bodies
+ *                                     every exported type; validation takes each section's
+ *                                     settings from it, the HTTP service validates its bodies
  *                                     with these definitions and documents them in OpenAPI
  *   schema/pulumi-stack.schema.json   `Pulumi.<stack>.yaml` for editors: `config:
  *                                     model-release:releases` is a map of releases, and the
@@ -49,7 +50,8 @@ export function releaseSchemas(): { release: JsonObject; stack: JsonObject } {
     const generated = createGenerator({
         path: path.join(ROOT, "components", "types.ts"),
         tsconfig: path.join(ROOT, "tsconfig.json"),
-        type: "ReleaseConfig",
+        // Every exported type: validation reads the settings of each section from here too.
+        type: "*",
         expose: "export",
         topRef: true,
         jsDoc: "extended",
@@ -57,7 +59,7 @@ export function releaseSchemas(): { release: JsonObject; stack: JsonObject } {
         skipTypeCheck: true,
         sortProps: false,
         extraTags: [SECRET_TAG],
-    }).createSchema("ReleaseConfig") as unknown as JsonObject;
+    }).createSchema("*") as unknown as JsonObject;
     const definitions = generated.definitions as JsonObject;
 
     const release: JsonObject = {

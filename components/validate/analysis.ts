@@ -10,14 +10,14 @@ import {
     promqlSyntaxError,
     unknownPlaceholders,
 } from "../rollout";
-import { AnalysisCheckArgs, PrometheusCheckArgs, WebhookCheckArgs } from "../types";
 import { Checker, DNS1123_LABEL, isObject } from "./checker";
 import { durationOf, finiteOf, httpUrlOf } from "./fields";
 import { show, suggest } from "./issues";
+import { settingsOf } from "./settings";
 
-const CHECK_KEYS: readonly (keyof AnalysisCheckArgs)[] = ["name", "prometheus", "webhook"];
-const PROMETHEUS_CHECK_KEYS: readonly (keyof PrometheusCheckArgs)[] = ["query", "min", "max"];
-const WEBHOOK_CHECK_KEYS: readonly (keyof WebhookCheckArgs)[] = ["url", "timeout"];
+const CHECK_KEYS = settingsOf("AnalysisCheckArgs");
+const PROMETHEUS_CHECK_KEYS = settingsOf("PrometheusCheckArgs");
+const WEBHOOK_CHECK_KEYS = settingsOf("WebhookCheckArgs");
 
 /** How long the runner waits for a webhook check's verdict by default. */
 export const DEFAULT_WEBHOOK_TIMEOUT = "10s";

@@ -1,9 +1,10 @@
 /** The accepted enumerations and the defaults applied to a release (public, used by plan and CLI). */
 import { Environment, HttpMatch, ProtocolVersion, SplitGateway, Strategy } from "../types";
 
-export const ENVIRONMENTS: readonly Environment[] = ["kserve", "kserve-raw", "kserve-modelmesh", "deployment"];
-export const STRATEGIES: readonly Strategy[] = ["none", "blue-green", "canary", "mirror", "kserve-canary"];
-export const PROTOCOL_VERSIONS: readonly ProtocolVersion[] = ["v1", "v2", "grpc-v1", "grpc-v2"];
+// The closed sets are the const objects of components/types.ts, in their declaration order.
+export const ENVIRONMENTS: readonly Environment[] = Object.values(Environment);
+export const STRATEGIES: readonly Strategy[] = Object.values(Strategy);
+export const PROTOCOL_VERSIONS: readonly ProtocolVersion[] = Object.values(ProtocolVersion);
 
 /** Header that selects a version on the second hop of a weighted KServe split. */
 export const BRANCH_HEADER = "x-model-release-version";

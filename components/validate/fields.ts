@@ -8,19 +8,11 @@ import { Environment, HttpMatch, ModelFormat, StringMatch } from "../types";
 import { Checker, DNS1123_LABEL, DNS1123_SUBDOMAIN, isObject, isReservedKey } from "./checker";
 import { show, showUrl } from "./issues";
 import { ONLY_IN } from "./tables";
+import { settingsOf } from "./settings";
 
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 
-const MATCH_KEYS: readonly (keyof HttpMatch)[] = [
-    "headers",
-    "withoutHeaders",
-    "queryParams",
-    "uri",
-    "method",
-    "sourceLabels",
-    "sourceNamespace",
-    "name",
-];
+const MATCH_KEYS = settingsOf("HttpMatch");
 
 /** The scheme of a storage URI (`s3` of `s3://bucket/model`), or undefined when it has none. */
 export function storageScheme(uri: string): string | undefined {
@@ -37,7 +29,7 @@ export function modelFormatOf(checker: Checker, path: string, value: unknown): M
         return { name: value };
     }
     if (isObject(value)) {
-        checker.unknownKeys(path, value, ["name", "version"]);
+        checker.unknownKeys(path, value, settingsOf("ModelFormat"));
         const name = checker.string(`${path}.name`, value.name, 'name the framework, e.g. "sklearn"');
         if (value.name === undefined) {
             checker.add(`${path}.name`, "is required", 'name the framework, e.g. "sklearn"');

@@ -4,7 +4,7 @@
  */
 import { ResolvedRollout } from "../rollout";
 import { toPercentages } from "../weights";
-import { DeploymentModeNames, Environment, ReleaseArgs, SplitGateway, Strategy } from "../types";
+import { DeploymentModeNames, Environment, SplitGateway, Strategy } from "../types";
 import { Checker, DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, isObject, reservedKeys } from "./checker";
 import {
     DEFAULT_DEPLOYMENT_ENTRY_TARGET,
@@ -19,28 +19,9 @@ import { rolloutOf } from "./rollout";
 import { readinessOf, routingOf, storageCredentialsOf } from "./sections";
 import { RELEASE_NO_EFFECT, ROUTING_NO_EFFECT, STRATEGY_ENVIRONMENTS, noEffectKeys, wrongStrategy } from "./tables";
 import { ReleaseContext, ResolvedVersion, versionOf } from "./version";
+import { settingsOf } from "./settings";
 
-export const RELEASE_KEYS: readonly (keyof ReleaseArgs)[] = [
-    "name",
-    "namespace",
-    "environment",
-    "strategy",
-    "labels",
-    "annotations",
-    "modelFormat",
-    "runtime",
-    "protocolVersion",
-    "port",
-    "image",
-    "versions",
-    "canaryTrafficPercent",
-    "tagRouting",
-    "deploymentModeNames",
-    "routing",
-    "readiness",
-    "storageCredentials",
-    "rollout",
-];
+export const RELEASE_KEYS = settingsOf("ReleaseArgs");
 
 /** A release after validation, defaults and inheritance. */
 export interface ResolvedRelease {
@@ -262,10 +243,8 @@ export function validateRelease(
         image: checker.string(`${path}.image`, raw.image, 'give a container image, e.g. "kennethreitz/httpbin"'),
     };
     const deploymentModeNames =
-        checker.oneOf<DeploymentModeNames>(`${path}.deploymentModeNames`, raw.deploymentModeNames, [
-            "current",
-            "legacy",
-        ]) ?? "current";
+        checker.oneOf(`${path}.deploymentModeNames`, raw.deploymentModeNames, Object.values(DeploymentModeNames)) ??
+        "current";
 
     // Sections.
     const routing = routingOf(checker, `${path}.routing`, raw.routing);

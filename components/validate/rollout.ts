@@ -4,26 +4,16 @@
  * ResolvedRollout that the automation layer runs.
  */
 import { ResolvedRollout, expandStepWeight, parseDuration } from "../rollout";
-import { NotifyArgs, RolloutArgs, Strategy } from "../types";
+import { RolloutOnSuccess, Strategy } from "../types";
 import { analysisOf, webhookUrlOf } from "./analysis";
 import { Checker, isObject } from "./checker";
 import { durationOf, httpUrlOf } from "./fields";
 import { show } from "./issues";
 import { shareFieldOf } from "./tables";
+import { settingsOf } from "./settings";
 
-const ROLLOUT_KEYS: readonly (keyof RolloutArgs)[] = [
-    "steps",
-    "stepWeight",
-    "maxWeight",
-    "iterations",
-    "interval",
-    "failureLimit",
-    "prometheusUrl",
-    "analysis",
-    "onSuccess",
-    "notify",
-];
-const NOTIFY_KEYS: readonly (keyof NotifyArgs)[] = ["webhook"];
+const ROLLOUT_KEYS = settingsOf("RolloutArgs");
+const NOTIFY_KEYS = settingsOf("NotifyArgs");
 
 /** How often the checks are judged when the rollout does not say. */
 export const DEFAULT_ROLLOUT_INTERVAL = "1m";
@@ -248,7 +238,7 @@ export function rolloutOf(
         '"http://prometheus.istio-system:9090"',
     );
     const analysis = analysisOf(checker, `${path}.analysis`, value.analysis, interval.text);
-    const onSuccess = checker.oneOf(`${path}.onSuccess`, value.onSuccess, ["promote", "hold"] as const) ?? "promote";
+    const onSuccess = checker.oneOf(`${path}.onSuccess`, value.onSuccess, Object.values(RolloutOnSuccess)) ?? "promote";
     const notify = notifyOf(checker, `${path}.notify`, value.notify);
 
     if (checker.issues.length > issuesBefore) {

@@ -3,14 +3,15 @@
  * KServe splits, the entry target, the ModelMesh Serving Service), `readiness` and
  * `storageCredentials`. Defaults apply to what is unset; wrong values keep their default.
  */
-import { Environment, SplitGateway, StorageCredentialsArgs } from "../types";
+import { DeploymentReadiness, Environment, SplitGateway } from "../types";
 import { Checker, DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, isObject } from "./checker";
 import { DEFAULT_TIMEOUT_SECONDS } from "./defaults";
 import { ONLY_IN, STORAGE_CREDENTIALS_FIX } from "./tables";
 import { gatewayRef } from "./fields";
 import { show } from "./issues";
+import { settingsOf } from "./settings";
 
-const ROUTING_KEYS = ["gateways", "splitGateway", "entryTarget", "modelMesh"] as const;
+const ROUTING_KEYS = settingsOf("RoutingArgs");
 
 /**
  * Routing knobs; splitGateway, entryTarget and modelMesh.namespace default later, from the app's
@@ -44,7 +45,7 @@ function splitGatewayOf(checker: Checker, path: string, value: unknown): SplitGa
         );
         return undefined;
     }
-    checker.unknownKeys(path, value, ["gateway", "service"]);
+    checker.unknownKeys(path, value, settingsOf("SplitGateway"));
     const gateway = gatewayRef(checker, `${path}.gateway`, value.gateway);
     const service = checker.dnsName(`${path}.service`, value.service, DNS1123_SUBDOMAIN, 253, "a Service host name");
     if (value.gateway === undefined || value.service === undefined) {
@@ -64,7 +65,7 @@ function modelMeshOf(
         checker.add(path, `must be an object, got ${show(value)}`, "use keys service, namespace, port");
         return defaults;
     }
-    checker.unknownKeys(path, value, ["service", "namespace", "port"]);
+    checker.unknownKeys(path, value, settingsOf("ModelMeshServiceArgs"));
     const service =
         value.service === undefined
             ? undefined
@@ -127,7 +128,7 @@ export function readinessOf(
         checker.add(path, `must be an object, got ${show(value)}`, "use readiness: {timeoutSeconds: 600}");
         return readiness;
     }
-    checker.unknownKeys(path, value, ["timeoutSeconds", "deployment"]);
+    checker.unknownKeys(path, value, settingsOf("ReadinessArgs"));
     const timeoutSeconds = checker.integer(
         `${path}.timeoutSeconds`,
         value.timeoutSeconds,
@@ -135,10 +136,11 @@ export function readinessOf(
         86400,
         "use a number of seconds, e.g. 600",
     );
-    const deploymentReadiness = checker.oneOf(`${path}.deployment`, value.deployment, [
-        "rollout",
-        "available",
-    ] as const);
+    const deploymentReadiness = checker.oneOf(
+        `${path}.deployment`,
+        value.deployment,
+        Object.values(DeploymentReadiness),
+    );
     return {
         timeoutSeconds: timeoutSeconds ?? readiness.timeoutSeconds,
         deploymentReadiness: deploymentReadiness ?? readiness.deploymentReadiness,
@@ -163,7 +165,7 @@ export function storageCredentialsOf(
         );
         return undefined;
     }
-    checker.unknownKeys(path, value, ["data", "annotations"] satisfies (keyof StorageCredentialsArgs)[]);
+    checker.unknownKeys(path, value, settingsOf("StorageCredentialsArgs"));
     const data = checker.stringMap(`${path}.data`, value.data, "plain");
     if (data !== undefined && Object.keys(data).length === 0) {
         checker.add(`${path}.data`, "is empty", "add the credential keys, e.g. AWS_ACCESS_KEY_ID");

@@ -2,7 +2,7 @@
  * Version-level rules: one entry of a release's `versions` list, with what it inherits from the
  * release, and the rules over the whole list (distinct names, how many versions a strategy needs).
  */
-import { Environment, HttpMatch, ModelFormat, ProtocolVersion, Strategy, VersionArgs } from "../types";
+import { Environment, HttpMatch, ModelFormat, ProtocolVersion, Strategy } from "../types";
 import { Checker, DNS1035_LABEL, DNS1123_SUBDOMAIN, isObject } from "./checker";
 import { DEFAULT_CANARY_MATCH, DEFAULT_PORT, PROTOCOL_VERSIONS } from "./defaults";
 import { matchesOf, modelFormatOf, specOf, storageScheme } from "./fields";
@@ -20,25 +20,9 @@ import {
     noEffectKeys,
     wrongStrategy,
 } from "./tables";
+import { settingsOf } from "./settings";
 
-export const VERSION_KEYS: readonly (keyof VersionArgs)[] = [
-    "name",
-    "labels",
-    "annotations",
-    "storageUri",
-    "image",
-    "modelFormat",
-    "runtime",
-    "protocolVersion",
-    "port",
-    "args",
-    "weight",
-    "match",
-    "mirrorPercent",
-    "inferenceServiceSpec",
-    "deploymentSpec",
-    "serviceSpec",
-];
+export const VERSION_KEYS = settingsOf("VersionArgs");
 
 /** A version after defaults and inheritance from the app are applied. */
 export interface ResolvedVersion {
