@@ -13,6 +13,8 @@ import * as path from "node:path";
 
 import { parseAllDocuments } from "yaml";
 
+import { alive, stopProcess } from "./serverProcess";
+
 /** Where the real CRD files are: `../shared/crds` beside the checkout (never copied into it). */
 export const SHARED_CRDS = path.resolve(
     process.env.MODEL_RELEASE_SHARED ?? path.join(__dirname, "..", "..", "shared"),
@@ -310,19 +312,19 @@ export class LocalCluster {
     /** Kills the processes and removes the temporary directory at once (for process exit). */
     stopNow(): void {
         for (const child of this.processes) {
-            if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+            if (alive(child)) child.kill("SIGKILL");
         }
         fs.rmSync(this.dir, { recursive: true, force: true });
     }
 
     /** Stops the processes and removes the temporary directory. */
     async stop(): Promise<void> {
+        // API server first, then etcd; the waits' timers are cleared on exit (none keeps the run alive).
         for (const child of this.processes.reverse()) {
-            if (child.exitCode === null && child.signalCode === null) {
-                child.kill("SIGTERM");
-                await Promise.race([new Promise((resolve) => child.once("exit", resolve)), sleep(5000)]);
-                if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-            }
+            await stopProcess(child, [
+                ["SIGTERM", 5_000],
+                ["SIGKILL", 5_000],
+            ]);
         }
         fs.rmSync(this.dir, { recursive: true, force: true });
     }

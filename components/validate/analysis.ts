@@ -192,19 +192,14 @@ function checkOf(
 /** The analysis checks, each named once; the valid ones. */
 export function analysisOf(checker: Checker, path: string, value: unknown, interval: string): ResolvedCheck[] {
     const analysis: ResolvedCheck[] = [];
-    if (value === undefined) {
-        return analysis;
-    }
-    if (!Array.isArray(value)) {
-        checker.add(
-            path,
-            `must be a list of checks, got ${show(value)}`,
-            'write e.g. analysis: [{name: error-rate, prometheus: {query: "...", max: 0.01}}]',
-        );
-        return analysis;
-    }
+    const entries = checker.list(
+        path,
+        value,
+        "checks",
+        'write e.g. analysis: [{name: error-rate, prometheus: {query: "...", max: 0.01}}]',
+    );
     const firstIndexOfName = new Map<string, number>();
-    value.forEach((entry, index) => {
+    entries?.forEach((entry, index) => {
         const { name, check } = checkOf(checker, `${path}[${index}]`, entry, interval);
         if (name !== undefined) {
             const first = firstIndexOfName.get(name);

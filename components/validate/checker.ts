@@ -50,6 +50,18 @@ export class Checker {
         }
     }
 
+    /** A list (`what` names its items in the message), or undefined with an issue when it is not one. */
+    list(path: string, value: unknown, what: string | undefined, fix: string): unknown[] | undefined {
+        if (value === undefined) {
+            return undefined;
+        }
+        if (!Array.isArray(value)) {
+            this.add(path, `must be a list${what === undefined ? "" : ` of ${what}`}, got ${show(value)}`, fix);
+            return undefined;
+        }
+        return value;
+    }
+
     string(path: string, value: unknown, fix: string): string | undefined {
         if (value === undefined) {
             return undefined;

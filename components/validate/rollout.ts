@@ -156,18 +156,13 @@ function iterationsOf(checker: Checker, path: string, value: unknown, strategy: 
 /** The webhook URLs rollout events are POSTed to. */
 function notifyOf(checker: Checker, path: string, value: unknown): string[] {
     const urls: string[] = [];
-    if (value === undefined) {
-        return urls;
-    }
-    if (!Array.isArray(value)) {
-        checker.add(
-            path,
-            `must be a list of receivers, got ${show(value)}`,
-            'write e.g. notify: [{webhook: "https://hooks.example.com/rollouts"}]',
-        );
-        return urls;
-    }
-    value.forEach((entry, index) => {
+    const entries = checker.list(
+        path,
+        value,
+        "receivers",
+        'write e.g. notify: [{webhook: "https://hooks.example.com/rollouts"}]',
+    );
+    entries?.forEach((entry, index) => {
         const entryPath = `${path}[${index}]`;
         if (!isObject(entry)) {
             checker.add(

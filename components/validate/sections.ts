@@ -26,12 +26,9 @@ export interface Routing {
 
 /** `gateways`: Istio Gateway references; `mesh` (always bound) is dropped. */
 function gatewaysOf(checker: Checker, path: string, value: unknown): string[] | undefined {
-    if (!Array.isArray(value)) {
-        checker.add(path, `must be a list, got ${show(value)}`, 'write e.g. ["istio-system/public-gateway"]');
-        return undefined;
-    }
-    return value
-        .map((gateway, index) => (gateway === "mesh" ? "mesh" : gatewayRef(checker, `${path}[${index}]`, gateway)))
+    return checker
+        .list(path, value, undefined, 'write e.g. ["istio-system/public-gateway"]')
+        ?.map((gateway, index) => (gateway === "mesh" ? "mesh" : gatewayRef(checker, `${path}[${index}]`, gateway)))
         .filter((gateway): gateway is string => gateway !== undefined && gateway !== "mesh");
 }
 
