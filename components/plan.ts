@@ -50,7 +50,6 @@ export interface PodSpec {
     }[];
 }
 
-/** One row of the traffic table: who gets which share of the app's requests. */
 /** A version's part in the routing. */
 export const TrafficRole = {
     Primary: "primary",
@@ -65,6 +64,7 @@ export const KnativeRevision = {
 } as const;
 export type KnativeRevision = (typeof KnativeRevision)[keyof typeof KnativeRevision];
 
+/** One row of the traffic table: who gets which share of the app's requests. */
 export interface TrafficRow {
     version: string;
     role: TrafficRole;
