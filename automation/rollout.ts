@@ -335,9 +335,12 @@ export class RolloutRunner {
         const heartbeatMs = this.options.heartbeatMs ?? 2_000;
         let lost: Error | undefined;
         // The beat in flight, awaited before the job is released: a late beat must not write the
-        // job again after its release (nor into a store being removed).
-        let beating: Promise<void> = Promise.resolve();
+        // job again after its release (nor into a store being removed). A tick while a beat is
+        // still in flight (a slow store) is skipped, so at most one beat is ever outstanding and
+        // awaiting `beating` awaits them all.
+        let beating: Promise<void> | undefined;
         const beat = setInterval(() => {
+            if (beating) return;
             beating = this.store
                 .touch(job.id, this.owner)
                 .then((requested) => {
@@ -348,7 +351,8 @@ export class RolloutRunner {
                         lost = error;
                         this.wakers.get(job.id)?.abort();
                     }
-                });
+                })
+                .finally(() => (beating = undefined));
         }, heartbeatMs);
         beat.unref();
         try {

@@ -586,7 +586,12 @@ function httpRoutes(release: ResolvedRelease, traffic: TrafficRow[]): { http: Ro
 function virtualService(release: ResolvedRelease, traffic: TrafficRow[]): PlannedObject {
     const { http, twoHop } = httpRoutes(release, traffic);
     const gateways = ["mesh", ...release.gateways];
-    if (twoHop && !gateways.includes(splitGatewayOf(release).gateway)) {
+    // The split gateway needs this VirtualService bound whenever traffic reaches it: for the second
+    // hop of a split, and whenever the entry Service points at it (one served version too, or the
+    // gateway would answer 404 for the app's host).
+    const entersThroughSplit =
+        release.splitGateway !== undefined && release.entryTarget === release.splitGateway.service;
+    if ((twoHop || entersThroughSplit) && !gateways.includes(splitGatewayOf(release).gateway)) {
         gateways.push(splitGatewayOf(release).gateway);
     }
     return {

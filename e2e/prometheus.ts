@@ -55,9 +55,17 @@ async function stopServer(child: ChildProcess): Promise<void> {
     ]);
 }
 
-/** Whether every thread of the process is in the stopped state (`T` in /proc/<pid>/task/<tid>/stat). */
+/**
+ * Whether every thread of the process is in the stopped state (`T` in /proc/<pid>/task/<tid>/stat);
+ * throws when the process is gone (it exited or was reaped: it cannot be paused).
+ */
 function allThreadsStopped(pid: number): boolean {
-    const tasks = fs.readdirSync(`/proc/${pid}/task`);
+    let tasks: string[];
+    try {
+        tasks = fs.readdirSync(`/proc/${pid}/task`);
+    } catch {
+        throw new Error(`prometheus (pid ${pid}) exited before it could be paused`);
+    }
     return tasks.every((tid) => {
         try {
             // The state follows the command name, which is in parentheses and may contain spaces.

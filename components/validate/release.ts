@@ -294,7 +294,7 @@ export function validateRelease(
     }
 
     if (environment === "kserve-raw" && strategy === "blue-green" && routing.splitGateway === undefined) {
-        standardModeSplitRule(checker, path, versions);
+        standardModeSplitRule(checker, path, versions, rollout !== undefined);
     }
 
     if (
@@ -371,13 +371,27 @@ function defaultEntryTarget(
  * and Standard-mode clusters have no knative-local-gateway to default to. One served version goes
  * straight to its predictor Service and needs none.
  */
-function standardModeSplitRule(checker: Checker, path: string, versions: ResolvedVersion[]): void {
-    const percents = toPercentages(versions.map((v) => v.weight ?? 1));
+function standardModeSplitRule(checker: Checker, path: string, versions: ResolvedVersion[], hasRollout: boolean): void {
+    const fix =
+        "set routing.splitGateway to an Istio Gateway that accepts the app's host and its Service's host, e.g. {gateway: istio-system/model-split, service: istio-ingressgateway.istio-system.svc.cluster.local}, or give one version all the weight";
+    const why =
+        "takes a second hop through a gateway, and KServe Standard mode has no knative-local-gateway to default to";
+    // Refused up front: each step of a rollout splits traffic, so the first step would be refused
+    // half-way through the rollout.
+    if (hasRollout && versions.length >= 2) {
+        checker.add(
+            `${path}.routing.splitGateway`,
+            `is required: each rollout step splits traffic between ${versions[0].name} and ${versions[1].name}, a split that ${why}`,
+            fix.replace(", or give one version all the weight", ", or remove the rollout"),
+        );
+        return;
+    }
+    // Weights already refused (negative, not integers, all zero) have a message of their own.
+    const weights = versions.map((v) => v.weight ?? 1);
+    if (weights.length === 0 || !weights.every((w) => Number.isSafeInteger(w) && w >= 0)) return;
+    if (!weights.some((w) => w > 0)) return;
+    const percents = toPercentages(weights);
     const served = versions.map((v, i) => `${v.name} ${percents[i]}%`).filter((_, i) => percents[i] > 0);
     if (served.length < 2) return;
-    checker.add(
-        `${path}.routing.splitGateway`,
-        `is required: the split ${served.join(" / ")} takes a second hop through a gateway, and KServe Standard mode has no knative-local-gateway to default to`,
-        "set routing.splitGateway to an Istio Gateway that accepts the app's host and its Service's host, e.g. {gateway: istio-system/model-split, service: istio-ingressgateway.istio-system.svc.cluster.local}, or give one version all the weight",
-    );
+    checker.add(`${path}.routing.splitGateway`, `is required: the split ${served.join(" / ")} ${why}`, fix);
 }

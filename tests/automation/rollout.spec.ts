@@ -154,6 +154,41 @@ describe("RolloutRunner", function () {
         fs.rmSync(dir, { recursive: true, force: true });
     });
 
+    it("keeps at most one heartbeat in flight on a slow store, and none writes after the job ends", async () => {
+        let inFlight = 0;
+        let most = 0;
+        let touches = 0;
+        const slow = new (class extends FileRolloutStore {
+            override async touch(id: string, owner: string) {
+                inFlight += 1;
+                most = Math.max(most, inFlight);
+                touches += 1;
+                try {
+                    await new Promise((resolve) => setTimeout(resolve, 60));
+                    return await super.touch(id, owner);
+                } finally {
+                    inFlight -= 1;
+                }
+            }
+        })(dir);
+        const r = new RolloutRunner({
+            store: slow,
+            judge: scripted("pass").judge,
+            notify: async () => [],
+            heartbeatMs: 20,
+        });
+        runners.push(r);
+        const target = new ConfigTarget(blueGreen({ steps: [10, 25, 50], interval: "1s" }));
+        const job = await r.drive(await r.create(target, "alice"), target);
+        assert.equal(job.status, "promoted");
+        assert.ok(touches >= 2, `the job was touched ${touches} times`);
+        assert.equal(most, 1, "one beat at a time");
+        assert.equal(inFlight, 0, "no beat outlives the drive");
+        const after = touches;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.equal(touches, after, "no beat after the job ended");
+    });
+
     it("steps a healthy candidate 10 -> 25 -> 50, judging each step after its interval, then promotes", async () => {
         const target = new ConfigTarget(blueGreen({ steps: [10, 25, 50], interval: "1s" }));
         const { judge, calls } = scripted("pass");

@@ -260,7 +260,8 @@ describe("planRelease: KServe (Knative mode)", () => {
     it("routes a single version in one hop, rewriting both v1 and v2 model paths", () => {
         const vs = vsSpec(plan(wisdom([modelVersion("v0")])));
         assert.deepEqual(vs.hosts, HOSTS);
-        assert.deepEqual(vs.gateways, ["mesh"]);
+        // The entry Service points at knative-local-gateway, so the VirtualService is bound there too.
+        assert.deepEqual(vs.gateways, ["mesh", "knative-serving/knative-local-gateway"]);
         assert.deepEqual(vs.http, [
             {
                 name: "wisdom-0-model",
@@ -348,7 +349,7 @@ describe("planRelease: KServe (Knative mode)", () => {
             vs.http.map((r) => r.name),
             ["wisdom-1-model", "wisdom-1"],
         );
-        assert.deepEqual(vs.gateways, ["mesh"]);
+        assert.deepEqual(vs.gateways, ["mesh", "knative-serving/knative-local-gateway"]);
     });
 
     it("sends canary requests by header to the candidate and the rest to the primary", () => {
@@ -373,7 +374,11 @@ describe("planRelease: KServe (Knative mode)", () => {
                 }),
             ),
         );
-        assert.deepEqual(vs.gateways, ["mesh", "knative-serving/knative-ingress-gateway"]);
+        assert.deepEqual(vs.gateways, [
+            "mesh",
+            "knative-serving/knative-ingress-gateway",
+            "knative-serving/knative-local-gateway",
+        ]);
     });
 });
 
@@ -446,6 +451,56 @@ describe("planRelease: KServe Standard (raw) mode", () => {
         resolve(wisdom([modelVersion("v0", { weight: 1000 }), modelVersion("v1", { weight: 1 })], raw));
         // Knative mode keeps its default gateway.
         resolve(wisdom([modelVersion("v0"), modelVersion("v1")], { ...raw, environment: "kserve" }));
+    });
+
+    it("reports bad weights in Standard mode as weight issues, not a crash of the split rule", () => {
+        const raw = { environment: "kserve-raw" as const, strategy: "blue-green" as const };
+        for (const weights of [
+            [0, 0],
+            [-5, 10],
+            [1.5, 10],
+        ]) {
+            const issues = issuesOf(
+                wisdom(
+                    weights.map((weight) => modelVersion(`v${weight}`, { weight })),
+                    raw,
+                ),
+            );
+            assert.ok(issues.length > 0, `weights ${weights.join("/")}`);
+            assert.ok(
+                issues.every((i) => i.path !== "releases.wisdom.routing.splitGateway" || /is required/.test(i.problem)),
+                JSON.stringify(issues),
+            );
+            assert.ok(
+                issues.some((i) => /weight/.test(i.path)),
+                JSON.stringify(issues),
+            );
+        }
+    });
+
+    it("refuses a rollout without a split gateway up front, even at 100/0: its first step would split", () => {
+        const raw = { environment: "kserve-raw" as const, strategy: "blue-green" as const };
+        const issues = issuesOf(
+            wisdom([modelVersion("v0", { weight: 100 }), modelVersion("v1", { weight: 0 })], {
+                ...raw,
+                rollout: { steps: [10, 50] },
+            }),
+        );
+        assert.equal(issues.length, 1, JSON.stringify(issues));
+        assert.equal(issues[0].path, "releases.wisdom.routing.splitGateway");
+        assert.match(issues[0].problem, /each rollout step splits traffic between wisdom-0 and wisdom-1/);
+        assert.match(issues[0].fix, /set routing\.splitGateway.*or remove the rollout/);
+        const splitGateway = {
+            gateway: "istio-system/model-split",
+            service: "model-split.istio-system.svc.cluster.local",
+        };
+        resolve(
+            wisdom([modelVersion("v0", { weight: 100 }), modelVersion("v1", { weight: 0 })], {
+                ...raw,
+                rollout: { steps: [10, 50] },
+                routing: { splitGateway },
+            }),
+        );
     });
 
     it("uses the configured split gateway for weighted splits", () => {

@@ -334,6 +334,12 @@ describe("kserve-raw blue-green with promotion", () => {
             "ConfigMap/wisdom-1-weight-config",
         ]);
         assert.deepEqual(trafficOf(split), { "wisdom-0": 90, "wisdom-1": 10 });
-        assert.deepEqual(vsSpec(promoted).gateways, ["mesh"], "a single version needs no split gateway");
+        assert.deepEqual(
+            vsSpec(promoted).gateways,
+            ["mesh", "istio-system/model-split"],
+            "the entry still points at the split gateway, so the VirtualService stays bound to it",
+        );
+        const noGateway = plan(wisdom([modelVersion("v1", { storageUri: GS_MODEL })], { environment: "kserve-raw" }));
+        assert.deepEqual(vsSpec(noGateway).gateways, ["mesh"], "no split gateway: one hop to the predictor");
     });
 });

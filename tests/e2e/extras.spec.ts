@@ -87,6 +87,9 @@ describe("e2e: raw mode, mirror, two releases (real engine)", function () {
         await applyStep(stack, { raw: withGateway([v("v1")]) }, { update: 3, delete: 2 });
         assert.deepEqual(await isvcs(), ["raw-0"]);
         assert.deepEqual(await defaultRouteWeights(cluster, NS, "raw"), [["raw-0", 100]]);
+        // One version, but the entry still points at the split gateway: the route stays bound there.
+        assert.equal(await entry(), routing.splitGateway.service);
+        assert.deepEqual(await gatewaysOfVs(), ["mesh", "istio-system/model-split"]);
         await applyStep(stack, {}, { delete: 5 });
     });
 

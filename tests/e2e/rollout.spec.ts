@@ -355,7 +355,9 @@ describe("e2e: automated progressive rollout (real engine, real Prometheus)", fu
                     grants: { stacks: ["other"], releases: ["*"], namespaces: ["*"] },
                 },
             ],
-            { rollouts },
+            // Polling a job for minutes on a slow machine outruns the default 60 requests a minute;
+            // the limit itself is tested in tests/automation/server.spec.ts.
+            { rollouts, rateLimit: { max: 600, windowMs: 60_000 } },
         );
         try {
             const forbidden = await svc.app.inject({
@@ -383,7 +385,7 @@ describe("e2e: automated progressive rollout (real engine, real Prometheus)", fu
                 if (job.status === "holding") break;
                 assert.ok(["running", "paused"].includes(job.status), JSON.stringify(job));
                 assert.ok(Date.now() - t0 < 180_000);
-                await new Promise((resolve) => setTimeout(resolve, 500));
+                await new Promise((resolve) => setTimeout(resolve, 1000));
             }
             assert.equal(job.percent, 20);
             assert.equal(job.driven, true);
@@ -397,7 +399,7 @@ describe("e2e: automated progressive rollout (real engine, real Prometheus)", fu
             assert.equal(promoted.statusCode, 202, promoted.body);
             for (const t0 = Date.now(); (job = (await get()).json()).status !== "promoted";) {
                 assert.ok(Date.now() - t0 < 180_000, JSON.stringify(job));
-                await new Promise((resolve) => setTimeout(resolve, 500));
+                await new Promise((resolve) => setTimeout(resolve, 1000));
             }
             assert.deepEqual(await weights(), { "scorer-gold": 100 });
             const audit = fs
