@@ -181,6 +181,67 @@ export function liveWeights(vs: LiveVirtualService): Record<string, number> | un
     return weights;
 }
 
+/** The parts of a live HTTPRoute (Gateway API back-end) that say where requests go. */
+export interface LiveHttpRoute {
+    spec?: {
+        rules?: {
+            matches?: Record<string, unknown>[];
+            backendRefs?: {
+                weight?: number;
+                filters?: { type?: string; responseHeaderModifier?: { set?: { name: string; value: string }[] } }[];
+            }[];
+        }[];
+    };
+}
+
+/** Whether an HTTPRoute rule matches every request: no matches, or only the path prefix `/`. */
+function matchesEverything(matches: Record<string, unknown>[] | undefined): boolean {
+    if (matches === undefined || matches.length === 0) return true;
+    return matches.some((m) => {
+        const path = m.path as { type?: string; value?: string } | undefined;
+        const others = Object.keys(m).filter((key) => key !== "path");
+        return others.length === 0 && (path === undefined || (path.type === "PathPrefix" && path.value === "/"));
+    });
+}
+
+/**
+ * Percent of unmatched requests per version, as the live HTTPRoute routes them: its rule that
+ * matches every request, each backendRef named by the `app-version` response header it sets
+ * (Gateway API's default weight is 1). Undefined when there is no such rule.
+ */
+export function liveRouteWeights(route: LiveHttpRoute): Record<string, number> | undefined {
+    const rule = (route.spec?.rules ?? []).find((r) => matchesEverything(r.matches));
+    if (!rule?.backendRefs) return undefined;
+    const weights: Record<string, number> = Object.create(null) as Record<string, number>;
+    const total = rule.backendRefs.reduce((sum, b) => sum + (b.weight ?? 1), 0);
+    for (const backend of rule.backendRefs) {
+        const header = backend.filters
+            ?.find((f) => f.type === "ResponseHeaderModifier")
+            ?.responseHeaderModifier?.set?.find((h) => h.name.toLowerCase() === "app-version");
+        if (header === undefined) return undefined;
+        const weight = backend.weight ?? 1;
+        weights[header.value] = (weights[header.value] ?? 0) + (total > 0 ? Math.round((weight * 100) / total) : 0);
+    }
+    return weights;
+}
+
+/** Reads an HTTPRoute; undefined if it does not exist. Throws ReadinessUnknownError otherwise. */
+export function readHttpRoute(
+    kc: k8s.KubeConfig,
+    namespace: string,
+    name: string,
+    timeoutMs = 10_000,
+): Promise<LiveHttpRoute | undefined> {
+    const request = kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({
+        group: "gateway.networking.k8s.io",
+        version: "v1",
+        namespace,
+        plural: "httproutes",
+        name,
+    });
+    return readLive(request, timeoutMs, `HTTPRoute ${namespace}/${name} could not be read from the cluster`);
+}
+
 /** Reads a VirtualService; undefined if it does not exist. Throws ReadinessUnknownError otherwise. */
 export function readVirtualService(
     kc: k8s.KubeConfig,

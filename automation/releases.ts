@@ -25,7 +25,9 @@ import {
     clusterReadiness,
     clusterSourceOf,
     kubeConfigFor,
+    liveRouteWeights,
     liveWeights,
+    readHttpRoute,
     readVirtualService,
 } from "./readiness";
 import { authorOf, commitMessage } from "./gitConfig";
@@ -338,12 +340,18 @@ export class ReleaseManager {
         return status;
     }
 
-    /** Percent of unmatched requests per version as the live VirtualService routes them. */
+    /** Percent of unmatched requests per version as the live VirtualService (or HTTPRoute) routes them. */
     private async liveTraffic(
         resolved: ResolvedRelease,
     ): Promise<{ live?: Record<string, number>; liveError?: string }> {
         if (resolved.strategy === "kserve-canary") return {};
         try {
+            if (resolved.backend === "gateway-api") {
+                const route = await readHttpRoute(await this.cluster(), resolved.namespace, resolved.name);
+                if (!route) return { live: {} };
+                const live = liveRouteWeights(route);
+                return live ? { live } : { liveError: "the live HTTPRoute has no rule matching every request" };
+            }
             const vs = await readVirtualService(await this.cluster(), resolved.namespace, resolved.name);
             if (!vs) return { live: {} };
             const live = liveWeights(vs);

@@ -3,6 +3,7 @@
  * and the traffic table they implement. Pure: no Pulumi imports, no I/O. The ModelRelease
  * component turns the plan into resources; tests assert on plans directly.
  */
+import { BackendTarget, httpRouteRules, parentRefs } from "./gatewayApi";
 import { HttpMatch, SplitGateway } from "./types";
 import { BRANCH_HEADER, ResolvedRelease, ResolvedVersion, constrains } from "./validate";
 import { toPercentages } from "./weights";
@@ -387,8 +388,30 @@ function appHosts(release: ResolvedRelease): string[] {
     return [base, `${base}.svc`, `${base}.svc.cluster.local`];
 }
 
+/** The port of the app's Service on the Gateway API back-end: clients call `<app>.<ns>:80`. */
+const APP_PORT = 80;
+
 function entryObject(release: ResolvedRelease): PlannedObject {
     const labels = dict(release.labels, { "app.kubernetes.io/component": "routing" });
+    if (release.backend === "gateway-api") {
+        // GAMMA attaches routes to a Service with a cluster IP (the sidecar captures its address),
+        // not to an ExternalName. No selector: requests reach versions only through the HTTPRoute.
+        return {
+            id: `Service/${release.name}`,
+            dependsOn: [],
+            role: "entry",
+            manifest: {
+                apiVersion: "v1",
+                kind: "Service",
+                metadata: meta(release, release.name, labels, release.annotations),
+                spec: {
+                    type: "ClusterIP",
+                    ports: [{ name: "http", port: APP_PORT, protocol: "TCP" }],
+                    sessionAffinity: "None",
+                },
+            },
+        };
+    }
     if (release.environment === "kserve-modelmesh") {
         return {
             id: `ServiceEntry/${release.name}`,
@@ -612,6 +635,41 @@ function virtualService(release: ResolvedRelease, traffic: TrafficRow[]): Planne
     };
 }
 
+/** Where a version's requests go on the Gateway API back-end. */
+function backendTargetOf(release: ResolvedRelease, v: ResolvedVersion): BackendTarget {
+    return release.environment === "deployment"
+        ? { name: v.name, port: servicePort(v) }
+        : { name: `${v.name}-predictor`, port: 80 };
+}
+
+function httpRoute(release: ResolvedRelease, traffic: TrafficRow[]): PlannedObject {
+    if (release.strategy === "canary") release.versions.slice(1).forEach((c) => canaryMatches(release, c));
+    return {
+        id: `HTTPRoute/${release.name}`,
+        dependsOn: [],
+        role: "routing",
+        manifest: {
+            apiVersion: "gateway.networking.k8s.io/v1",
+            kind: "HTTPRoute",
+            metadata: meta(
+                release,
+                release.name,
+                dict(release.labels, { "app.kubernetes.io/component": "routing" }),
+                release.annotations,
+            ),
+            spec: {
+                parentRefs: parentRefs(release, APP_PORT),
+                hostnames: appHosts(release),
+                rules: httpRouteRules(
+                    release,
+                    traffic.map((row) => row.percent),
+                    (v) => backendTargetOf(release, v),
+                ),
+            },
+        },
+    };
+}
+
 /**
  * Which roles an object waits for. Routing waits for every version, so traffic only moves once
  * the versions it goes to are Ready, and on removal the routing is updated before the removed
@@ -637,7 +695,9 @@ export function planRelease(release: ResolvedRelease): ReleasePlan {
     const nativeCanary = release.strategy === "kserve-canary";
     if (!nativeCanary) {
         objects.push(entryObject(release));
-        objects.push(virtualService(release, traffic));
+        objects.push(
+            release.backend === "gateway-api" ? httpRoute(release, traffic) : virtualService(release, traffic),
+        );
         if (release.strategy === "blue-green" || release.strategy === "mirror") {
             release.versions.forEach((v, i) => objects.push(weightConfig(release, v, traffic[i])));
         }

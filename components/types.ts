@@ -90,28 +90,52 @@ export type ObjectSpec = { [key: string]: any };
  * @maxProperties 1
  */
 export interface StringMatch {
+    /** @minLength 1 */
     exact?: string;
+    /** May be empty in a URI match only (`prefix: ""` matches every path); validation checks that. */
     prefix?: string;
+    /** @minLength 1 */
     regex?: string;
 }
 
 /** A subset of Istio's HTTPMatchRequest: the conditions a canary candidate can be selected by. */
 export interface HttpMatch {
-    /** Request headers (lower-case names) and how their values must match. */
+    /**
+     * Request headers (lower-case names) and how their values must match.
+     * @minProperties 1
+     * @propertyNames {"pattern": "^[a-z0-9!#$%&'*+.^_`|~-]+$"}
+     */
     headers?: Record<string, StringMatch>;
-    /** Headers that must be absent or not match. */
+    /**
+     * Headers that must be absent or not match.
+     * @minProperties 1
+     * @propertyNames {"pattern": "^[a-z0-9!#$%&'*+.^_`|~-]+$"}
+     */
     withoutHeaders?: Record<string, StringMatch>;
-    /** Query parameters and how their values must match. */
+    /**
+     * Query parameters and how their values must match.
+     * @minProperties 1
+     */
     queryParams?: Record<string, StringMatch>;
     /** Request path. */
     uri?: StringMatch;
     /** HTTP method. */
     method?: StringMatch;
-    /** Only requests from workloads with these labels (mesh only). */
+    /**
+     * Only requests from workloads with these labels (mesh only).
+     * @propertyNames {"pattern": "^((?=[^/]{1,253}/)[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*[/])?(?=[^/]{1,63}$)([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"}
+     */
     sourceLabels?: Record<string, string>;
-    /** Only requests from this namespace (mesh only). */
+    /**
+     * Only requests from this namespace (mesh only).
+     * @pattern ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$
+     * @maxLength 63
+     */
     sourceNamespace?: string;
-    /** Match name, used in Istio's access logs. */
+    /**
+     * Match name, used in Istio's access logs.
+     * @minLength 1
+     */
     name?: string;
 }
 
@@ -122,21 +146,33 @@ export interface ModelFormat {
      * @minLength 1
      */
     name: string;
-    /** Optional format version used to pick a runtime, e.g. `1` or `1.2`. */
+    /**
+     * Optional format version used to pick a runtime, e.g. `1` or `1.2`.
+     * @minLength 1
+     */
     version?: string;
 }
 
 /** One version of the model (or application). */
 export interface VersionArgs {
     /**
-     * Object name; default `<app>-<index>` (for `kserve-canary`, the app name).
+     * Object name; default `<app>-<index>` (for `kserve-canary`, the app name). At most 63
+     * characters here; validation allows fewer where KServe derives longer names from it
+     * (`kserve` 47, `kserve-raw` 53: validate/tables.ts MAX_VERSION_NAME), a bound that depends on
+     * the environment and so stays in code.
      * @pattern ^[a-z]([-a-z0-9]*[a-z0-9])?$
      * @maxLength 63
      */
     name?: string;
-    /** Labels of this version's objects; they win over the app labels. */
+    /**
+     * Labels of this version's objects; they win over the app labels.
+     * @propertyNames {"pattern": "^((?=[^/]{1,253}/)[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*[/])?(?=[^/]{1,63}$)([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"}
+     */
     labels?: Record<string, string>;
-    /** Annotations of this version's objects; they win over the app annotations. */
+    /**
+     * Annotations of this version's objects; they win over the app annotations.
+     * @propertyNames {"pattern": "^((?=[^/]{1,253}/)[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*[/])?(?=[^/]{1,63}$)([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"}
+     */
     annotations?: Record<string, string>;
     /**
      * Where KServe loads the model from (gs://, s3://, pvc://, http(s)://, ...).
@@ -152,7 +188,7 @@ export interface VersionArgs {
     modelFormat?: ModelFormat;
     /**
      * ServingRuntime / ClusterServingRuntime name; overrides the app default.
-     * @pattern ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$
+     * @pattern ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$
      * @maxLength 253
      */
     runtime?: string;
@@ -171,6 +207,7 @@ export interface VersionArgs {
      * Relative weight (blue-green). Set it on every version or on none (equal split).
      * @asType integer
      * @minimum 0
+     * @maximum 9007199254740991
      */
     weight?: number;
     /**
@@ -195,19 +232,52 @@ export interface VersionArgs {
 
 /** The split gateway for two-hop weighted routing to KServe predictors. */
 export interface SplitGateway {
-    /** Istio Gateway (`<namespace>/<name>`) the VirtualService binds to for the second hop. */
+    /**
+     * Istio Gateway (`<namespace>/<name>`) the VirtualService binds to for the second hop.
+     * @pattern ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$
+     */
     gateway: string;
-    /** Cluster host of that gateway's Service. */
+    /**
+     * Cluster host of that gateway's Service.
+     * @pattern ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$
+     * @maxLength 253
+     */
     service: string;
 }
 
 /** Routing knobs; every field has a default that matches a stock KServe + Istio install. */
+/** Which API the app's routing is written in. */
+export const RoutingBackend = {
+    /** An Istio VirtualService (the default). */
+    Istio: "istio",
+    /** A Gateway API HTTPRoute (gateway.networking.k8s.io/v1). */
+    GatewayApi: "gateway-api",
+} as const;
+export type RoutingBackend = (typeof RoutingBackend)[keyof typeof RoutingBackend];
+
 export interface RoutingArgs {
-    /** Extra Istio gateways (`<namespace>/<name>`); `mesh` is always included. */
+    /**
+     * `istio` (default): a VirtualService; `gateway-api`: an HTTPRoute attached to the app's
+     * Service (GAMMA) and to `gateways` (deployment and kserve-raw environments).
+     */
+    backend?: RoutingBackend;
+    /**
+     * gateway-api: attach the HTTPRoute to the app's Service for mesh (east-west) traffic;
+     * default true.
+     */
+    mesh?: boolean;
+    /**
+     * Extra gateways (`<namespace>/<name>`): Istio Gateways, or Gateway API Gateways with
+     * `backend: gateway-api`. Istio's `mesh` is always included.
+     */
     gateways?: string[];
     /** kserve / kserve-raw: where weighted splits take their second hop. */
     splitGateway?: SplitGateway;
-    /** Target of the app's ExternalName Service (kserve, kserve-raw, deployment). */
+    /**
+     * Target of the app's ExternalName Service (kserve, kserve-raw, deployment).
+     * @pattern ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$
+     * @maxLength 253
+     */
     entryTarget?: string;
     /** kserve-modelmesh: the ModelMesh Serving Service. */
     modelMesh?: ModelMeshServiceArgs;
@@ -215,9 +285,17 @@ export interface RoutingArgs {
 
 /** The ModelMesh Serving Service that kserve-modelmesh releases route to. */
 export interface ModelMeshServiceArgs {
-    /** Service name; default `modelmesh-serving`. */
+    /**
+     * Service name; default `modelmesh-serving`.
+     * @pattern ^[a-z]([-a-z0-9]*[a-z0-9])?$
+     * @maxLength 63
+     */
     service?: string;
-    /** Namespace of that Service; default the app namespace. */
+    /**
+     * Namespace of that Service; default the app namespace.
+     * @pattern ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$
+     * @maxLength 63
+     */
     namespace?: string;
     /**
      * gRPC port; default 8033.
@@ -250,9 +328,13 @@ export interface StorageCredentialsArgs {
     /**
      * Secret data, e.g. AWS_ACCESS_KEY_ID. Set with `pulumi config set --secret --path`.
      * @secret
+     * @minProperties 1
      */
     data: Record<string, string>;
-    /** Annotations of the Secret, e.g. `serving.kserve.io/s3-endpoint`. */
+    /**
+     * Annotations of the Secret, e.g. `serving.kserve.io/s3-endpoint`.
+     * @propertyNames {"pattern": "^((?=[^/]{1,253}/)[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*[/])?(?=[^/]{1,63}$)([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"}
+     */
     annotations?: Record<string, string>;
 }
 
@@ -261,6 +343,7 @@ export interface PrometheusCheckArgs {
     /**
      * PromQL; placeholders `{{version}}` (candidate object name), `{{primary}}`, `{{namespace}}`,
      * `{{app}}` and `{{interval}}` (the rollout interval as a PromQL duration) are filled in.
+     * @minLength 1
      */
     query: string;
     /** Lowest passing value. */
@@ -276,13 +359,21 @@ export interface WebhookCheckArgs {
      * @secret
      */
     url: string;
-    /** Duration such as `10s`; default `10s`. */
+    /**
+     * Duration such as `10s`; default `10s`.
+     * @pattern ^(\d+h)?(\d+m)?(\d+s)?$
+     * @minLength 2
+     */
     timeout?: string;
 }
 
 /** One check judged after every step: exactly one of `prometheus` and `webhook`. */
 export interface AnalysisCheckArgs {
-    /** Name shown in reports and notifications (unique within the rollout). */
+    /**
+     * Name shown in reports and notifications (unique within the rollout).
+     * @pattern ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$
+     * @maxLength 63
+     */
     name: string;
     prometheus?: PrometheusCheckArgs;
     webhook?: WebhookCheckArgs;
@@ -313,6 +404,7 @@ export interface RolloutArgs {
     /**
      * blue-green, kserve-canary: candidate percent at each step, increasing, each 1..99.
      * @minItems 1
+     * @uniqueItems true
      */
     steps?: StepPercent[];
     /**
@@ -333,14 +425,20 @@ export interface RolloutArgs {
      * canary, mirror: how many intervals the checks are judged before promotion; default 1.
      * @asType integer
      * @minimum 1
+     * @maximum 9007199254740991
      */
     iterations?: number;
-    /** Duration to wait after each step before judging it (`30s`, `2m`, `1h`); default `1m`. */
+    /**
+     * Duration to wait after each step before judging it (`30s`, `2m`, `1h`); default `1m`.
+     * @pattern ^(\d+h)?(\d+m)?(\d+s)?$
+     * @minLength 2
+     */
     interval?: string;
     /**
      * Failed judgements (any check failing) that trigger the rollback; default 1.
      * @asType integer
      * @minimum 1
+     * @maximum 9007199254740991
      */
     failureLimit?: number;
     /** Prometheus base URL for the prometheus checks; default the service's setting. */
@@ -374,15 +472,21 @@ export interface ReleaseFields {
     environment: Environment;
     /** How traffic is shared; default `none` (the primary gets everything). */
     strategy?: Strategy;
-    /** Labels merged into every object. */
+    /**
+     * Labels merged into every object.
+     * @propertyNames {"pattern": "^((?=[^/]{1,253}/)[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*[/])?(?=[^/]{1,63}$)([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"}
+     */
     labels?: Record<string, string>;
-    /** Annotations merged into every object. */
+    /**
+     * Annotations merged into every object.
+     * @propertyNames {"pattern": "^((?=[^/]{1,253}/)[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*[/])?(?=[^/]{1,63}$)([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"}
+     */
     annotations?: Record<string, string>;
     /** Default model format for the versions. */
     modelFormat?: ModelFormat;
     /**
      * Default ServingRuntime for the versions.
-     * @pattern ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$
+     * @pattern ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$
      * @maxLength 253
      */
     runtime?: string;

@@ -27,6 +27,10 @@ const CRD_FILES = [
     "kserve/serving.kserve.io_servingruntimes.yaml",
     "kserve/serving.kserve.io_clusterservingruntimes.yaml",
     "istio/crd-all.gen.yaml",
+    // Gateway API v1.6.1, standard channel: the HTTPRoutes of routing.backend gateway-api are
+    // checked by its schema and CEL rules. Only the kinds the tests create: every engine run's
+    // provider downloads and parses the whole OpenAPI document, so each CRD costs CPU per run.
+    "gateway-api/gateway.networking.k8s.io_httproutes.yaml",
 ];
 
 export interface KubeResponse<T = unknown> {
@@ -196,7 +200,7 @@ export class LocalCluster {
         }
     }
 
-    /** Installs the real KServe and Istio CRDs server-side and waits until they are established. */
+    /** Installs the real KServe, Istio and Gateway API CRDs server-side and waits until they are established. */
     async installCrds(): Promise<string[]> {
         const names: string[] = [];
         for (const file of CRD_FILES) {

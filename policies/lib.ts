@@ -314,3 +314,225 @@ export function weightRecordOf(type: string, props: Json): WeightRecord | undefi
         mirrorPercent: annotations["model-release.dev/mirror-percent"],
     };
 }
+
+// --- Gateway API (gateway.networking.k8s.io) HTTPRoutes ---------------------------------------
+
+export const HTTP_ROUTE_TYPES = [
+    "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+    "kubernetes:gateway.networking.k8s.io/v1beta1:HTTPRoute",
+];
+
+export function isHttpRoute(type: string): boolean {
+    return HTTP_ROUTE_TYPES.includes(type);
+}
+
+/** The weight Gateway API gives a backendRef that sets none. */
+export const GATEWAY_DEFAULT_WEIGHT = 1;
+
+/** A backendRef of an HTTPRoute rule, or the backendRef of a RequestMirror filter. */
+export interface BackendRef {
+    group?: string;
+    kind?: string;
+    name?: string;
+    namespace?: string;
+    port?: number;
+    weight?: unknown;
+    filters?: unknown[];
+}
+
+/** An HTTPRouteRule. */
+export interface GatewayRule {
+    name?: string;
+    matches?: unknown[];
+    filters?: unknown[];
+    backendRefs?: BackendRef[];
+}
+
+/** A RequestMirror filter, with where it sits in its rule (for messages). */
+export interface MirrorFilter {
+    backendRef?: BackendRef;
+    percent?: unknown;
+    fraction?: { numerator?: unknown; denominator?: unknown };
+    /** "rule" for a rule-level filter, else `backendRef #j`. */
+    where: string;
+}
+
+/** The rules of an HTTPRoute's props (empty when unknown). */
+export function gatewayRules(props: Json): GatewayRule[] {
+    const spec = isObject(props.spec) ? props.spec : {};
+    return Array.isArray(spec.rules) ? (spec.rules.filter(isObject) as GatewayRule[]) : [];
+}
+
+/** The backendRefs of a rule (objects only). */
+export function backendRefsOf(rule: GatewayRule): BackendRef[] {
+    return Array.isArray(rule.backendRefs) ? (rule.backendRefs.filter(isObject) as BackendRef[]) : [];
+}
+
+/** How a rule is named in messages: its name, else its index. */
+export function gatewayRuleLabel(rule: GatewayRule, index: number): string {
+    return rule.name ? `rule "${rule.name}"` : `rule #${index}`;
+}
+
+/** How a backendRef is named in messages: `Service httpbin-0:80`, with its namespace when it sets one. */
+export function backendRefLabel(ref: BackendRef): string {
+    const kind = ref.kind ?? "Service";
+    const group = ref.group ?? "";
+    const name = `${ref.namespace ? `${ref.namespace}/` : ""}${ref.name ?? "(unnamed)"}`;
+    return `${group === "" || group === "core" ? "" : `${group}/`}${kind} ${name}${ref.port !== undefined ? `:${ref.port}` : ""}`;
+}
+
+/** Whether a backendRef names a core Service (group "" or core, kind Service; both are the defaults). */
+export function isServiceRef(ref: BackendRef): boolean {
+    const group = ref.group ?? "";
+    return (group === "" || group === "core") && (ref.kind ?? "Service") === "Service";
+}
+
+/** The weight the cluster applies to a backendRef: its own, or Gateway API's default of 1. */
+export function effectiveWeight(ref: BackendRef): number {
+    if (ref.weight === undefined || ref.weight === null) return GATEWAY_DEFAULT_WEIGHT;
+    return typeof ref.weight === "number" && Number.isFinite(ref.weight) ? ref.weight : 0;
+}
+
+/** Header set or added by a header-modifier filter list ({set, add}: lists of {name, value}). */
+function modifierHeader(modifier: unknown, name: string): string | undefined {
+    if (!isObject(modifier)) return undefined;
+    for (const list of [modifier.set, modifier.add]) {
+        if (!Array.isArray(list)) continue;
+        const entry = list.find((e) => isObject(e) && typeof e.name === "string" && e.name.toLowerCase() === name);
+        if (isObject(entry) && typeof entry.value === "string") return entry.value;
+    }
+    return undefined;
+}
+
+/**
+ * The version a backendRef answers as: the `app-version` response header its filters set, else
+ * the Service it names (`<isvc>-predictor` answers as InferenceService `<isvc>`).
+ */
+export function backendVersion(ref: BackendRef): string | undefined {
+    for (const f of Array.isArray(ref.filters) ? ref.filters : []) {
+        if (!isObject(f)) continue;
+        const header = modifierHeader(f.responseHeaderModifier, "app-version");
+        if (header !== undefined) return header;
+    }
+    if (!isServiceRef(ref) || !ref.name) return undefined;
+    return /^(.*)-predictor$/.exec(ref.name)?.[1] ?? ref.name;
+}
+
+/** The version object a Service backendRef sends requests to (`<isvc>-predictor`: the InferenceService). */
+export function backendWorkload(ref: BackendRef, routeNamespace: string): Workload | undefined {
+    if (!isServiceRef(ref) || !ref.name) return undefined;
+    const namespace = ref.namespace ?? routeNamespace;
+    const predictor = /^(.*)-predictor$/.exec(ref.name);
+    return predictor
+        ? { kind: "InferenceService", namespace, name: predictor[1] }
+        : { kind: "Service", namespace, name: ref.name };
+}
+
+function mirrorOf(filter: unknown, where: string): MirrorFilter | undefined {
+    if (!isObject(filter) || filter.type !== "RequestMirror") return undefined;
+    const m = isObject(filter.requestMirror) ? filter.requestMirror : {};
+    return {
+        backendRef: isObject(m.backendRef) ? (m.backendRef as BackendRef) : undefined,
+        percent: m.percent,
+        fraction: isObject(m.fraction) ? (m.fraction as MirrorFilter["fraction"]) : undefined,
+        where,
+    };
+}
+
+/** Every RequestMirror filter of a rule: rule-level ones, then those on its backendRefs. */
+export function ruleMirrors(rule: GatewayRule): MirrorFilter[] {
+    const found: MirrorFilter[] = [];
+    for (const f of Array.isArray(rule.filters) ? rule.filters : []) {
+        const m = mirrorOf(f, "rule");
+        if (m) found.push(m);
+    }
+    backendRefsOf(rule).forEach((ref, j) => {
+        for (const f of Array.isArray(ref.filters) ? ref.filters : []) {
+            const m = mirrorOf(f, `backendRef #${j}`);
+            if (m) found.push(m);
+        }
+    });
+    return found;
+}
+
+/**
+ * The percent of requests a RequestMirror filter copies: `percent`, or `fraction` (denominator
+ * defaults to 100) as a percent, or 100 when neither is set; undefined when unreadable.
+ */
+export function mirrorPercentOf(m: MirrorFilter): number | undefined {
+    if (m.percent !== undefined) return typeof m.percent === "number" ? m.percent : undefined;
+    if (m.fraction !== undefined) {
+        const { numerator, denominator = 100 } = m.fraction;
+        if (typeof numerator !== "number" || typeof denominator !== "number" || denominator <= 0) return undefined;
+        return (numerator / denominator) * 100;
+    }
+    return 100;
+}
+
+/** Whether a path match selects every path: absent, or PathPrefix (the default type) of "/" (the default value). */
+function everyPath(path: unknown): boolean {
+    if (path === undefined || path === null) return true;
+    if (!isObject(path)) return false;
+    return (path.type ?? "PathPrefix") === "PathPrefix" && (path.value ?? "/") === "/";
+}
+
+/** Whether one HTTPRouteMatch selects every request: every path and no header, query or method condition. */
+export function gatewayMatchesEverything(entry: unknown): boolean {
+    if (!isObject(entry)) return false;
+    return Object.entries(entry).every(([key, value]) => {
+        if (key === "path") return everyPath(value);
+        if (value === undefined || value === null) return true;
+        if (Array.isArray(value)) return value.length === 0;
+        return false;
+    });
+}
+
+/**
+ * Whether a rule takes the requests no other rule matches: no matches (Gateway API defaults them
+ * to PathPrefix "/"), or a match that selects every request (matches are alternatives).
+ */
+export function isDefaultRule(rule: GatewayRule): boolean {
+    return !Array.isArray(rule.matches) || rule.matches.length === 0 || rule.matches.some(gatewayMatchesEverything);
+}
+
+/** The hostnames of an HTTPRoute's props. */
+export function hostnamesOf(props: Json): string[] {
+    const spec = isObject(props.spec) ? props.spec : {};
+    return Array.isArray(spec.hostnames) ? (spec.hostnames.filter((h) => typeof h === "string") as string[]) : [];
+}
+
+/** Percent (share of the rule's total weight) per version of an HTTPRoute's first default rule. */
+export function httpRouteDefaultPercents(props: Json): Map<string, number> {
+    const percents = new Map<string, number>();
+    const rule = gatewayRules(props).find(isDefaultRule);
+    const refs = rule ? backendRefsOf(rule) : [];
+    const total = refs.reduce((sum, ref) => sum + Math.max(0, effectiveWeight(ref)), 0);
+    for (const ref of refs) {
+        const version = backendVersion(ref);
+        if (version === undefined) continue;
+        const share = total > 0 ? (Math.max(0, effectiveWeight(ref)) * 100) / total : 0;
+        percents.set(version, Math.round(((percents.get(version) ?? 0) + share) * 100) / 100);
+    }
+    return percents;
+}
+
+/** The version a RequestMirror filter copies requests to (by the Service it names). */
+export function mirrorVersion(m: MirrorFilter): string | undefined {
+    return m.backendRef ? backendVersion({ ...m.backendRef, filters: undefined }) : undefined;
+}
+
+/** Versions an HTTPRoute routes or mirrors to. */
+export function httpRouteVersionsNamed(props: Json): Set<string> {
+    const names = new Set<string>();
+    for (const rule of gatewayRules(props)) {
+        for (const ref of backendRefsOf(rule)) {
+            const v = backendVersion(ref);
+            if (v !== undefined) names.add(v);
+        }
+        for (const m of ruleMirrors(rule)) {
+            const v = mirrorVersion(m);
+            if (v !== undefined) names.add(v);
+        }
+    }
+    return names;
+}

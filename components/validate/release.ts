@@ -4,7 +4,7 @@
  */
 import { ResolvedRollout } from "../rollout";
 import { toPercentages } from "../weights";
-import { DeploymentModeNames, Environment, SplitGateway, Strategy } from "../types";
+import { DeploymentModeNames, Environment, RoutingBackend, SplitGateway, Strategy } from "../types";
 import { Checker, DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, isObject, reservedKeys } from "./checker";
 import {
     DEFAULT_DEPLOYMENT_ENTRY_TARGET,
@@ -14,6 +14,7 @@ import {
     STRATEGIES,
 } from "./defaults";
 import { modelFormatOf } from "./fields";
+import { gatewayApiRules } from "./gatewayApi";
 import { ConfigIssue, show } from "./issues";
 import { rolloutOf } from "./rollout";
 import { readinessOf, routingOf, storageCredentialsOf } from "./sections";
@@ -37,6 +38,10 @@ export interface ResolvedRelease {
     canaryTrafficPercent?: number;
     tagRouting: boolean;
     deploymentModeNames: DeploymentModeNames;
+    /** Which API the routing is written in (`routing.backend`). */
+    backend: RoutingBackend;
+    /** gateway-api: whether the HTTPRoute attaches to the app's Service (GAMMA). */
+    mesh: boolean;
     gateways: string[];
     /** Where weighted KServe splits take their second hop; Knative mode defaults it, Standard mode does not. */
     splitGateway?: SplitGateway;
@@ -293,7 +298,25 @@ export function validateRelease(
         versionListRules(checker, path, versions, raw.versions.length, { name, strategy });
     }
 
-    if (environment === "kserve-raw" && strategy === "blue-green" && routing.splitGateway === undefined) {
+    if (environment !== undefined && strategy !== undefined) {
+        gatewayApiRules(checker, {
+            path,
+            environment,
+            strategy,
+            versions,
+            backend: routing.backend,
+            mesh: routing.mesh,
+            gateways: routing.gateways,
+            hasRollout: rollout !== undefined,
+            routingKeys: routing.keys,
+        });
+    }
+    if (
+        environment === "kserve-raw" &&
+        strategy === "blue-green" &&
+        routing.backend === "istio" &&
+        routing.splitGateway === undefined
+    ) {
         standardModeSplitRule(checker, path, versions, rollout !== undefined);
     }
 
@@ -325,6 +348,8 @@ export function validateRelease(
         })),
         tagRouting,
         deploymentModeNames,
+        backend: routing.backend,
+        mesh: routing.mesh,
         gateways: [...new Set(routing.gateways)],
         entryTarget: routing.entryTarget ?? defaultEntryTarget(environment, splitGateway, namespace, versions[0].name),
         modelMesh: {

@@ -3,7 +3,7 @@
  * KServe splits, the entry target, the ModelMesh Serving Service), `readiness` and
  * `storageCredentials`. Defaults apply to what is unset; wrong values keep their default.
  */
-import { DeploymentReadiness, Environment, SplitGateway } from "../types";
+import { DeploymentReadiness, Environment, RoutingBackend, SplitGateway } from "../types";
 import { Checker, DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, isObject } from "./checker";
 import { DEFAULT_TIMEOUT_SECONDS } from "./defaults";
 import { ONLY_IN, STORAGE_CREDENTIALS_FIX } from "./tables";
@@ -18,6 +18,10 @@ const ROUTING_KEYS = settingsOf("RoutingArgs");
  * environment (only Knative mode has a gateway to default to).
  */
 export interface Routing {
+    backend: RoutingBackend;
+    mesh: boolean;
+    /** The routing keys the user set (rules refuse the ones a back-end does not read). */
+    keys: string[];
     gateways: string[];
     splitGateway?: SplitGateway;
     entryTarget?: string;
@@ -78,6 +82,9 @@ function modelMeshOf(
 /** The routing section with its defaults; wrong values are reported and left at their default. */
 export function routingOf(checker: Checker, path: string, value: unknown): Routing {
     const routing: Routing = {
+        backend: "istio",
+        mesh: true,
+        keys: [],
         gateways: [],
         modelMesh: { service: "modelmesh-serving", port: 8033 },
     };
@@ -89,6 +96,9 @@ export function routingOf(checker: Checker, path: string, value: unknown): Routi
         return routing;
     }
     checker.unknownKeys(path, value, ROUTING_KEYS);
+    routing.keys = Object.keys(value).filter((key) => value[key] !== undefined);
+    routing.backend = checker.oneOf(`${path}.backend`, value.backend, Object.values(RoutingBackend)) ?? routing.backend;
+    if (value.mesh !== undefined) routing.mesh = checker.boolean(`${path}.mesh`, value.mesh) ?? routing.mesh;
     if (value.gateways !== undefined) {
         routing.gateways = gatewaysOf(checker, `${path}.gateways`, value.gateways) ?? routing.gateways;
     }

@@ -1,6 +1,12 @@
 import { Policies } from "@pulumi/policy";
 
 import { allowedNamespaces } from "./allowedNamespaces";
+import { httpRouteBackendsResolve } from "./httpRouteBackendsResolve";
+import { httpRouteDefaultRule } from "./httpRouteDefaultRule";
+import { httpRouteMirrorPercent } from "./httpRouteMirrorPercent";
+import { httpRouteMirrorTarget } from "./httpRouteMirrorTarget";
+import { httpRouteWeightRange } from "./httpRouteWeightRange";
+import { httpRouteWeightSum } from "./httpRouteWeightSum";
 import { isvcCanaryTrafficPercent } from "./isvcCanaryTrafficPercent";
 import { isvcDeploymentMode } from "./isvcDeploymentMode";
 import { isvcReadinessGate } from "./isvcReadinessGate";
@@ -23,6 +29,12 @@ import { weightConfigPercent } from "./weightConfigPercent";
 
 export {
     allowedNamespaces,
+    httpRouteBackendsResolve,
+    httpRouteDefaultRule,
+    httpRouteMirrorPercent,
+    httpRouteMirrorTarget,
+    httpRouteWeightRange,
+    httpRouteWeightSum,
     isvcCanaryTrafficPercent,
     isvcDeploymentMode,
     isvcReadinessGate,
@@ -58,6 +70,11 @@ export const allPolicies: Policies = [
     vsMirrorExclusive,
     vsAuthorityOnce,
     vsRouteOrder,
+    httpRouteWeightRange,
+    httpRouteWeightSum,
+    httpRouteMirrorPercent,
+    httpRouteMirrorTarget,
+    httpRouteDefaultRule,
     isvcCanaryTrafficPercent,
     isvcDeploymentMode,
     isvcStorageUri,
@@ -67,6 +84,7 @@ export const allPolicies: Policies = [
     allowedNamespaces,
     requiredLabels,
     vsDestinationsResolve,
+    httpRouteBackendsResolve,
     weightConfigAgrees,
     noTrafficWithoutReadinessGate,
     uniqueHosts,

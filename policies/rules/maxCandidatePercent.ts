@@ -4,6 +4,13 @@ import {
     INFERENCE_SERVICE_TYPE,
     allRoutes,
     anyRouteLabel,
+    backendRefLabel,
+    backendRefsOf,
+    backendVersion,
+    effectiveWeight,
+    gatewayRuleLabel,
+    gatewayRules,
+    isHttpRoute,
     isVirtualService,
     objectName,
     predictorOf,
@@ -19,7 +26,8 @@ export interface MaxCandidatePercentConfig {
 /**
  * Guard rail: a candidate gets at most `maxPercent` of the traffic (default 100: off), whatever
  * the strategy expresses it with: a weighted destination of any http, tcp or tls route after the
- * first, a weight ConfigMap's recorded percent, or an InferenceService's `canaryTrafficPercent`
+ * first, a backendRef of an HTTPRoute rule after the first (its share of the rule's total weight,
+ * an omitted weight counting as Gateway API's default of 1), a weight ConfigMap's recorded percent, or an InferenceService's `canaryTrafficPercent`
  * (KServe's own canary: the latest revision is the candidate). Mirrored traffic is not counted:
  * the candidate's answers to mirrored requests are discarded, so no client is served by it. A
  * resource rule, so it refuses the object before it is sent to the cluster even without a preview.
@@ -45,6 +53,21 @@ export const maxCandidatePercent: ResourceValidationPolicy = {
                     }
                 }
             }
+        }
+        if (isHttpRoute(args.type)) {
+            gatewayRules(args.props).forEach((rule, i) => {
+                const refs = backendRefsOf(rule);
+                const total = refs.reduce((sum, ref) => sum + Math.max(0, effectiveWeight(ref)), 0);
+                if (total <= 0) return;
+                for (const ref of refs.slice(1)) {
+                    const share = Math.round((Math.max(0, effectiveWeight(ref)) * 10000) / total) / 100;
+                    if (share > maxPercent) {
+                        reportViolation(
+                            `HTTPRoute ${name} ${gatewayRuleLabel(rule, i)} gives candidate ${backendVersion(ref) ?? backendRefLabel(ref)} ${share}%, above the maximum of ${maxPercent}%; move it in smaller steps.`,
+                        );
+                    }
+                }
+            });
         }
         if (args.type === INFERENCE_SERVICE_TYPE) {
             const percent = predictorOf(args.props).canaryTrafficPercent;

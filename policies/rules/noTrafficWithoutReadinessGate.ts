@@ -7,7 +7,13 @@ import {
     WAIT_FOR,
     allRoutes,
     anyRouteLabel,
+    backendRefsOf,
+    backendWorkload,
+    effectiveWeight,
+    gatewayRuleLabel,
+    gatewayRules,
     hostsOf,
+    isHttpRoute,
     isVirtualService,
     keyOf,
     metadataOf,
@@ -18,7 +24,9 @@ import {
 /**
  * A version without a readiness gate gets 0%: the update would otherwise move traffic before the
  * version can serve. InferenceServices need `pulumi.com/waitFor`; Deployments are awaited by the
- * provider unless `pulumi.com/skipAwait` is "true".
+ * provider unless `pulumi.com/skipAwait` is "true". Checked for VirtualService destinations and
+ * HTTPRoute backendRefs alike (a backendRef gets traffic when its weight, 1 when omitted, is
+ * above 0; `<isvc>-predictor` is InferenceService `<isvc>`).
  */
 export const noTrafficWithoutReadinessGate: StackValidationPolicy = {
     name: "no-traffic-without-readiness-gate",
@@ -50,6 +58,22 @@ export const noTrafficWithoutReadinessGate: StackValidationPolicy = {
                     if (ungated.has(`${kind}:${ns}/${name}`)) {
                         reportViolation(
                             `VirtualService ${objectName(r.props, r.name)} ${anyRouteLabel(ref)} sends traffic to ${kind} ${ns}/${name}, which has no readiness gate; add ${WAIT_FOR} (or drop ${SKIP_AWAIT}) or give it 0%.`,
+                            r.urn,
+                        );
+                    }
+                }
+            });
+        }
+        for (const r of args.resources.filter((x) => isHttpRoute(x.type))) {
+            const namespace = metadataOf(r.props).namespace ?? "default";
+            gatewayRules(r.props).forEach((rule, i) => {
+                for (const ref of backendRefsOf(rule)) {
+                    const workload = backendWorkload(ref, namespace);
+                    if (workload === undefined || effectiveWeight(ref) <= 0) continue;
+                    const { kind, namespace: ns, name } = workload;
+                    if (ungated.has(`${kind}:${ns}/${name}`)) {
+                        reportViolation(
+                            `HTTPRoute ${objectName(r.props, r.name)} ${gatewayRuleLabel(rule, i)} sends traffic to ${kind} ${ns}/${name}, which has no readiness gate; add ${WAIT_FOR} (or drop ${SKIP_AWAIT}) or give it weight 0.`,
                             r.urn,
                         );
                     }

@@ -5,7 +5,15 @@ import { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 
-import { ReadinessUnknownError, clusterReadiness, isReady, kubeConfigFor } from "../../automation/readiness";
+import {
+    LiveHttpRoute,
+    ReadinessUnknownError,
+    clusterReadiness,
+    isReady,
+    kubeConfigFor,
+    liveRouteWeights,
+} from "../../automation/readiness";
+import { appVersion, httpbin, manifestOf, plan } from "../components/fixtures";
 
 /** A kubeconfig document for a server address, with a token and an optional second context. */
 function kubeconfig(server: string): string {
@@ -129,5 +137,48 @@ describe("readiness from the cluster", () => {
             kubeConfigFor({ kubeconfig: file, context: "other" }).getCurrentCluster()?.server,
             "http://127.0.0.1:9",
         );
+    });
+});
+
+describe("live weights of an HTTPRoute (Gateway API back-end)", () => {
+    const routeOf = (args: unknown, key: string) =>
+        manifestOf(plan(args, key), `HTTPRoute/${key}`) as unknown as LiveHttpRoute;
+
+    it("reads the percent per version from the rule that matches every request, as planned", () => {
+        const blueGreen = routeOf(
+            httpbin([appVersion({ weight: 3 }), appVersion({ weight: 1 })], { routing: { backend: "gateway-api" } }),
+            "httpbin",
+        );
+        assert.deepEqual({ ...liveRouteWeights(blueGreen) }, { "httpbin-0": 75, "httpbin-1": 25 });
+        const canary = routeOf(
+            httpbin([appVersion(), appVersion()], { strategy: "canary", routing: { backend: "gateway-api" } }),
+            "httpbin",
+        );
+        assert.deepEqual({ ...liveRouteWeights(canary) }, { "httpbin-0": 100 });
+    });
+
+    it("applies Gateway API's default weight of 1, and is undefined without a catch-all rule or version header", () => {
+        const backend = (version: string, weight?: number) => ({
+            ...(weight === undefined ? {} : { weight }),
+            filters: [
+                {
+                    type: "ResponseHeaderModifier",
+                    responseHeaderModifier: { set: [{ name: "app-version", value: version }] },
+                },
+            ],
+        });
+        assert.deepEqual(
+            { ...liveRouteWeights({ spec: { rules: [{ backendRefs: [backend("a"), backend("b")] }] } }) },
+            { a: 50, b: 50 },
+        );
+        assert.equal(
+            liveRouteWeights({
+                spec: {
+                    rules: [{ matches: [{ headers: [{ name: "x", value: "1" }] }], backendRefs: [backend("a", 100)] }],
+                },
+            }),
+            undefined,
+        );
+        assert.equal(liveRouteWeights({ spec: { rules: [{ backendRefs: [{ weight: 100 }] }] } }), undefined);
     });
 });

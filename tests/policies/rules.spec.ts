@@ -155,9 +155,9 @@ before(async function () {
 });
 
 describe("policy pack", () => {
-    it("has 20 uniquely named rules, with levels", () => {
-        assert.equal(allPolicies.length, 20);
-        assert.equal(new Set(allPolicies.map((p) => p.name)).size, 20);
+    it("has 26 uniquely named rules, with levels", () => {
+        assert.equal(allPolicies.length, 26);
+        assert.equal(new Set(allPolicies.map((p) => p.name)).size, 26);
         for (const p of allPolicies) {
             assert.ok(p.enforcementLevel === "mandatory" || p.enforcementLevel === "advisory", p.name);
             assert.ok(p.description.length > 10);
@@ -712,6 +712,7 @@ describe("policy config", () => {
         );
         assert.deepEqual(Object.keys(schemas).sort(), [
             "allowed-namespaces",
+            "http-route-weight-sum",
             "max-candidate-percent",
             "required-labels",
             "vs-weight-sum",
