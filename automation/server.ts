@@ -145,12 +145,17 @@ function inlined(schema: unknown): unknown {
 }
 
 /** Bounds for strings the types leave unbounded, per field: what a request may carry. */
-const STRING_LIMITS: Record<string, number> = { storageUri: 2048, image: 1024 };
+const STRING_LIMITS: Record<string, number> = { storageUri: 2048, image: 1024, annotations: 8192 };
+/** Bounds for lists, per field (64 otherwise). */
+const LIST_LIMITS: Record<string, number> = { match: 16 };
+/** Upper bounds for numbers the types leave at MAX_SAFE_INTEGER, per field. */
+const NUMBER_LIMITS: Record<string, number> = { weight: 1_000_000 };
 
 /**
  * The HTTP layer's bounds on top of the derived structure, so no body can make the service do
- * unbounded work: strings at most 4 KiB (STRING_LIMITS for some fields), lists at most 64 items,
- * maps at most 64 keys whose names cannot reach Object.prototype.
+ * unbounded work: strings at most 4 KiB (STRING_LIMITS for some fields), lists at most 64 items
+ * (LIST_LIMITS), weights at most 1e6, maps and escape-hatch specs at most 64 keys, map keys that
+ * cannot reach Object.prototype.
  */
 function bounded(schema: unknown, field?: string): unknown {
     if (Array.isArray(schema)) return schema.map((item) => bounded(item, field));
@@ -167,7 +172,16 @@ function bounded(schema: unknown, field?: string): unknown {
         }
     }
     if (out.type === "string" && out.maxLength === undefined) out.maxLength = STRING_LIMITS[field ?? ""] ?? 4096;
-    if (out.type === "array" && out.maxItems === undefined) out.maxItems = 64;
+    if (out.type === "array" && out.maxItems === undefined) out.maxItems = LIST_LIMITS[field ?? ""] ?? 64;
+    const numberLimit = NUMBER_LIMITS[field ?? ""];
+    if ((out.type === "integer" || out.type === "number") && numberLimit !== undefined) {
+        out.maximum = Math.min(typeof out.maximum === "number" ? out.maximum : Infinity, numberLimit);
+    }
+    // An escape-hatch spec (ObjectSpec: an object with no declared properties): its keys are capped;
+    // the body limit caps the rest, and the API server validates it against the CRD.
+    if (out.type === "object" && out.properties === undefined && out.additionalProperties === undefined) {
+        out.maxProperties ??= 64;
+    }
     if (out.type === "object" && typeof out.additionalProperties === "object") {
         // A map. The OpenAPI generator drops patternProperties, so the key rule is propertyNames.
         out.maxProperties ??= 64;

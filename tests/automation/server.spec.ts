@@ -570,6 +570,27 @@ describe("HTTP service", () => {
                 [{ operation: "add-candidate", version: { match: [{ queryParams: { __proto__x: {} } }] } }, /match/],
                 [{ operation: "add-candidate", version: { match: [{ uri: { exact: "/a", prefix: "/b" } }] } }, /uri/],
                 [{ operation: "add-candidate", version: { inferenceServiceSpec: {} } }, /inferenceServiceSpec/],
+                [
+                    {
+                        operation: "add-candidate",
+                        version: {
+                            inferenceServiceSpec: Object.fromEntries([...Array(65).keys()].map((i) => [`k${i}`, 1])),
+                        },
+                    },
+                    /inferenceServiceSpec/,
+                ],
+                [{ operation: "add-candidate", version: { weight: 1_000_001 } }, /weight/],
+                [
+                    {
+                        operation: "add-candidate",
+                        version: { match: [...Array(17)].map(() => ({ headers: { a: { exact: "1" } } })) },
+                    },
+                    /match/,
+                ],
+                [
+                    { operation: "add-candidate", version: { annotations: { "example.com/a": "x".repeat(8193) } } },
+                    /annotations/,
+                ],
             ];
             for (const [payload, field] of cases) {
                 const res = await bad(payload);
@@ -592,14 +613,15 @@ describe("HTTP service", () => {
             const version = {
                 name: "wisdom-2",
                 labels: { "app.kubernetes.io/version": "v2" },
-                annotations: { "example.com/note": "anything at all" },
+                annotations: { "example.com/note": "anything at all", "example.com/long": "x".repeat(8192) },
                 storageUri: "gs://bucket/model",
                 modelFormat: { name: "sklearn", version: "1" },
-                runtime: "kserve-sklearnserver",
+                // A dotted runtime name: the derived pattern has single escapes (a dot, not a backslash).
+                runtime: "kserve.sklearnserver",
                 protocolVersion: "v2",
                 port: 8080,
                 args: ["--workers=2"],
-                weight: 10,
+                weight: 1_000_000,
                 match: [{ headers: { "x-user": { exact: "test" } }, queryParams: { beta: { prefix: "1" } } }],
                 mirrorPercent: 50,
                 inferenceServiceSpec: { predictor: { model: { modelFormat: { name: "sklearn" } } } },

@@ -9,6 +9,7 @@ const ROOT = path.join(__dirname, "..", "..");
 const manifest = require(path.join(ROOT, "package.json")) as {
     version: string;
     devDependencies: Record<string, string>;
+    dependencies?: Record<string, string>;
     peerDependencies: Record<string, string>;
 };
 
@@ -140,6 +141,45 @@ describe("e2e: the npm package, installed from its tarball into another project"
         assert.deepEqual(strays, []);
     });
 
+    it("ships declarations whose imports are all dependencies or peers of the package, with their types", () => {
+        const declared = new Set([
+            ...Object.keys(manifest.dependencies ?? {}),
+            ...Object.keys(manifest.peerDependencies ?? {}),
+        ]);
+        const imported = new Set<string>();
+        for (const file of files.filter((f) => f.endsWith(".d.ts"))) {
+            const text = fs.readFileSync(path.join(ROOT, file), "utf8");
+            for (const [, spec] of text.matchAll(/(?:from|import\()\s*"([^".][^"]*)"/g)) {
+                if (spec.startsWith("node:")) continue;
+                const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0];
+                imported.add(name);
+            }
+        }
+        assert.ok(imported.size > 0, "the declarations import packages");
+        for (const name of imported) {
+            assert.ok(declared.has(name), `a declaration imports ${name}, which is not a dependency or peer`);
+            const ownManifest = require.resolve(`${name}/package.json`, { paths: [ROOT] });
+            const own = JSON.parse(fs.readFileSync(ownManifest, "utf8")) as {
+                types?: string;
+                typings?: string;
+                main?: string;
+                exports?: unknown;
+            };
+            const main = path.join(path.dirname(ownManifest), (own.main ?? "index.js").replace(/\.js$/, ""));
+            const typed =
+                own.types !== undefined ||
+                own.typings !== undefined ||
+                JSON.stringify(own.exports ?? "").includes("types") ||
+                fs.existsSync(`${main}.d.ts`) ||
+                fs.existsSync(path.join(main, "index.d.ts"));
+            const typesPackage = `@types/${name.replace(/^@/, "").replace("/", "__")}`;
+            assert.ok(
+                typed || declared.has(typesPackage),
+                `${name} has no types of its own, so ${typesPackage} must be a dependency`,
+            );
+        }
+    });
+
     it("publishes peer ranges for the Pulumi packages, which the tested versions satisfy", () => {
         for (const name of ["@pulumi/pulumi", "@pulumi/kubernetes", "@pulumi/kubernetesx"]) {
             const range = manifest.peerDependencies[name];
@@ -169,6 +209,28 @@ describe("e2e: the npm package, installed from its tarball into another project"
             }),
         );
         run(process.execPath, [path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", dir], dir);
+        // TypeScript's classic node10 resolution ignores "exports": typesVersions must find
+        // model-release/automation's declarations.
+        fs.writeFileSync(
+            path.join(dir, "tsconfig.node10.json"),
+            JSON.stringify({
+                compilerOptions: {
+                    strict: true,
+                    target: "ES2022",
+                    module: "commonjs",
+                    moduleResolution: "node10",
+                    types: [],
+                    skipLibCheck: true,
+                    noEmit: true,
+                },
+                files: ["index.ts"],
+            }),
+        );
+        run(
+            process.execPath,
+            [path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(dir, "tsconfig.node10.json")],
+            dir,
+        );
         const out = JSON.parse(run(process.execPath, [path.join(dir, "index.js")], dir)) as {
             host: string;
             traffic: [string, number][];
