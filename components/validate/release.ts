@@ -20,7 +20,7 @@ import { rolloutOf } from "./rollout";
 import { readinessOf, routingOf, storageCredentialsOf } from "./sections";
 import { RELEASE_NO_EFFECT, ROUTING_NO_EFFECT, STRATEGY_ENVIRONMENTS, noEffectKeys, wrongStrategy } from "./tables";
 import { ReleaseContext, ResolvedVersion, versionOf } from "./version";
-import { settingsOf } from "./settings";
+import { rangeOf, settingsOf } from "./settings";
 
 export const RELEASE_KEYS = settingsOf("ReleaseArgs");
 
@@ -244,7 +244,12 @@ export function validateRelease(
                 ? undefined
                 : checker.dnsName(`${path}.runtime`, raw.runtime, DNS1123_SUBDOMAIN, 253, "a ServingRuntime name"),
         protocolVersion: checker.oneOf(`${path}.protocolVersion`, raw.protocolVersion, PROTOCOL_VERSIONS),
-        port: checker.integer(`${path}.port`, raw.port, 1, 65535, "use a TCP port number, e.g. 8080"),
+        port: checker.integer(
+            `${path}.port`,
+            raw.port,
+            ...rangeOf("ReleaseArgs", "port"),
+            "use a TCP port number, e.g. 8080",
+        ),
         image: checker.string(`${path}.image`, raw.image, 'give a container image, e.g. "kennethreitz/httpbin"'),
     };
     const deploymentModeNames =
@@ -264,8 +269,7 @@ export function validateRelease(
     const canaryTrafficPercent = checker.integer(
         `${path}.canaryTrafficPercent`,
         raw.canaryTrafficPercent,
-        0,
-        100,
+        ...rangeOf("ReleaseArgs", "canaryTrafficPercent"),
         "use a percentage from 0 to 100, or remove it to promote",
     );
     const tagRouting = checker.boolean(`${path}.tagRouting`, raw.tagRouting) ?? false;

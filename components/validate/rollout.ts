@@ -10,7 +10,7 @@ import { Checker, isObject } from "./checker";
 import { durationOf, httpUrlOf } from "./fields";
 import { show } from "./issues";
 import { shareFieldOf } from "./tables";
-import { settingsOf } from "./settings";
+import { rangeOf, settingsOf } from "./settings";
 
 const ROLLOUT_KEYS = settingsOf("RolloutArgs");
 const NOTIFY_KEYS = settingsOf("NotifyArgs");
@@ -36,8 +36,7 @@ function explicitStepsOf(checker: Checker, path: string, value: unknown): number
         checker.integer(
             `${path}[${index}]`,
             step,
-            1,
-            99,
+            ...rangeOf("RolloutArgs", "steps[]"),
             "use a candidate percent from 1 to 99; the promotion after the last step gives it 100",
         ),
     );
@@ -104,15 +103,14 @@ function scheduleOf(
         const stepWeight = checker.integer(
             `${path}.stepWeight`,
             value.stepWeight,
-            1,
-            99,
+            ...rangeOf("RolloutArgs", "stepWeight"),
             "use the percent added per step, e.g. 10",
         );
         const maxWeight = checker.integer(
             `${path}.maxWeight`,
             value.maxWeight,
-            stepWeight ?? 1,
-            99,
+            stepWeight ?? rangeOf("RolloutArgs", "maxWeight")[0],
+            rangeOf("RolloutArgs", "maxWeight")[1],
             "use the last step's percent, from stepWeight to 99; the promotion after it gives the candidate 100",
         );
         if (stepWeight !== undefined && maxWeight !== undefined) {
@@ -137,8 +135,7 @@ function iterationsOf(checker: Checker, path: string, value: unknown, strategy: 
             checker.integer(
                 path,
                 value,
-                1,
-                Number.MAX_SAFE_INTEGER,
+                ...rangeOf("RolloutArgs", "iterations"),
                 "use how many intervals the checks are judged before the promotion, e.g. 5",
             ) ?? 1
         );
@@ -222,8 +219,7 @@ export function rolloutOf(
         checker.integer(
             `${path}.failureLimit`,
             value.failureLimit,
-            1,
-            Number.MAX_SAFE_INTEGER,
+            ...rangeOf("RolloutArgs", "failureLimit"),
             "use how many failed judgements trigger the rollback, e.g. 1",
         ) ?? 1;
     const prometheusUrl = httpUrlOf(

@@ -9,7 +9,7 @@ import { DEFAULT_TIMEOUT_SECONDS } from "./defaults";
 import { ONLY_IN, STORAGE_CREDENTIALS_FIX } from "./tables";
 import { gatewayRef } from "./fields";
 import { show } from "./issues";
-import { settingsOf } from "./settings";
+import { rangeOf, settingsOf } from "./settings";
 
 const ROUTING_KEYS = settingsOf("RoutingArgs");
 
@@ -75,7 +75,12 @@ function modelMeshOf(
         value.namespace === undefined
             ? undefined
             : checker.dnsName(`${path}.namespace`, value.namespace, DNS1123_LABEL, 63, "a namespace name");
-    const port = checker.integer(`${path}.port`, value.port, 1, 65535, "use the ModelMesh gRPC port, 8033 by default");
+    const port = checker.integer(
+        `${path}.port`,
+        value.port,
+        ...rangeOf("ModelMeshServiceArgs", "port"),
+        "use the ModelMesh gRPC port, 8033 by default",
+    );
     return { service: service ?? defaults.service, namespace, port: port ?? defaults.port };
 }
 
@@ -139,8 +144,7 @@ export function readinessOf(
     const timeoutSeconds = checker.integer(
         `${path}.timeoutSeconds`,
         value.timeoutSeconds,
-        1,
-        86400,
+        ...rangeOf("ReadinessArgs", "timeoutSeconds"),
         "use a number of seconds, e.g. 600",
     );
     const deploymentReadiness = checker.oneOf(

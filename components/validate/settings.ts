@@ -6,7 +6,14 @@
 import releaseSchema from "../../schema/release.schema.json";
 
 interface DefinitionSchema {
-    properties?: Record<string, unknown>;
+    properties?: Record<string, FieldSchema>;
+}
+
+interface FieldSchema {
+    $ref?: string;
+    items?: FieldSchema;
+    minimum?: number;
+    maximum?: number;
 }
 
 const DEFINITIONS = (releaseSchema as { definitions: Record<string, DefinitionSchema> }).definitions;
@@ -33,4 +40,31 @@ export function settingsOf(section: Section): readonly string[] {
     const properties = DEFINITIONS[section]?.properties;
     if (!properties) throw new Error(`schema/release.schema.json has no ${section}: run npm run schema`);
     return Object.keys(properties);
+}
+
+/** A field's schema, following `[]` (list items) and `$ref`s. */
+function fieldSchema(section: Section, field: string): FieldSchema | undefined {
+    const [name, ...items] = field.split("[]");
+    let schema: FieldSchema | undefined = DEFINITIONS[section]?.properties?.[name];
+    for (let depth = 0; schema !== undefined && depth <= items.length; depth++) {
+        while (schema?.$ref !== undefined) {
+            schema = DEFINITIONS[schema.$ref.replace("#/definitions/", "")] as FieldSchema;
+        }
+        if (depth < items.length) schema = schema?.items;
+    }
+    return schema;
+}
+
+/**
+ * The `[minimum, maximum]` of an integer field, from its `@minimum`/`@maximum` tags in
+ * components/types.ts (`steps[]` for a list's items): validation's bounds are the schema's.
+ */
+export function rangeOf(section: Section, field: string): [number, number] {
+    const schema = fieldSchema(section, field);
+    if (schema?.minimum === undefined || schema.maximum === undefined) {
+        throw new Error(
+            `schema/release.schema.json has no bounds for ${section}.${field}: tag it, then run npm run schema`,
+        );
+    }
+    return [schema.minimum, schema.maximum];
 }

@@ -20,7 +20,7 @@ import {
     noEffectKeys,
     wrongStrategy,
 } from "./tables";
-import { settingsOf } from "./settings";
+import { rangeOf, settingsOf } from "./settings";
 
 export const VERSION_KEYS = settingsOf("VersionArgs");
 
@@ -228,8 +228,7 @@ function strategyFieldsOf(
         weight = checker.integer(
             `${path}.weight`,
             version.weight,
-            0,
-            Number.MAX_SAFE_INTEGER,
+            ...rangeOf("VersionArgs", "weight"),
             "use a whole number >= 0; weights are relative, e.g. 30 and 70",
         );
         misplaced("weight");
@@ -256,8 +255,7 @@ function strategyFieldsOf(
         mirrorPercent = checker.integer(
             `${path}.mirrorPercent`,
             version.mirrorPercent,
-            0,
-            100,
+            ...rangeOf("VersionArgs", "mirrorPercent"),
             "use a percentage from 0 to 100",
         );
         misplaced("mirrorPercent");
@@ -321,7 +319,12 @@ export function versionOf(checker: Checker, entry: VersionEntry, release: Releas
         checker.oneOf(`${path}.protocolVersion`, version.protocolVersion, PROTOCOL_VERSIONS) ??
         inherited.protocolVersion;
     const port =
-        checker.integer(`${path}.port`, version.port, 1, 65535, "use a TCP port number, e.g. 8080") ??
+        checker.integer(
+            `${path}.port`,
+            version.port,
+            ...rangeOf("VersionArgs", "port"),
+            "use a TCP port number, e.g. 8080",
+        ) ??
         inherited.port ??
         DEFAULT_PORT;
     let args: string[] | undefined;

@@ -7,6 +7,8 @@ import { parse } from "yaml";
 
 import { ReleaseConfig } from "../../components/types";
 import { ENVIRONMENTS, STRATEGIES, validateRelease } from "../../components/validate";
+import { rangeOf } from "../../components/validate/settings";
+import releaseSchema from "../../schema/release.schema.json";
 import { RELEASE_SCHEMA_FILE, STACK_SCHEMA_FILE, releaseSchemas, schemaText } from "../../scripts/schema";
 import { RAW_SPLIT_GATEWAY, modelVersion, releaseFor, wisdom } from "./fixtures";
 
@@ -124,5 +126,41 @@ describe("JSON Schemas derived from the release types", function () {
             secure: "v1:env",
         };
         assert.equal(stack(secretEnvironment), false, "environment is not a secret-capable field");
+    });
+});
+
+describe("validation takes its integer bounds from the schema", () => {
+    type Field = { minimum?: number; maximum?: number };
+    const definitions = (
+        releaseSchema as unknown as { definitions: Record<string, { properties: Record<string, Field> }> }
+    ).definitions;
+
+    it("reads [minimum, maximum], following list items and $refs, and names an untagged field", () => {
+        assert.deepEqual(rangeOf("VersionArgs", "mirrorPercent"), [0, 100]);
+        assert.deepEqual(rangeOf("RolloutArgs", "steps[]"), [1, 99]);
+        assert.deepEqual(rangeOf("ReadinessArgs", "timeoutSeconds"), [1, 86400]);
+        assert.throws(() => rangeOf("VersionArgs", "name"), /no bounds for VersionArgs\.name: tag it/);
+    });
+
+    it("a bound changed in the schema changes what validation accepts (one description, no copy)", () => {
+        const field = definitions.VersionArgs.properties.mirrorPercent;
+        const saved = field.maximum;
+        const mirror = (percent: number) =>
+            validateRelease(
+                "httpbin",
+                {
+                    environment: "deployment",
+                    strategy: "mirror",
+                    versions: [{ image: "i" }, { image: "i", mirrorPercent: percent }],
+                },
+                { path: "releases.httpbin", defaultNamespace: "default" },
+            ).issues.map((i) => i.path);
+        try {
+            assert.deepEqual(mirror(60), []);
+            field.maximum = 50;
+            assert.deepEqual(mirror(60), ["releases.httpbin.versions[1].mirrorPercent"]);
+        } finally {
+            field.maximum = saved;
+        }
     });
 });
