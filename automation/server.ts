@@ -152,10 +152,22 @@ const LIST_LIMITS: Record<string, number> = { match: 16 };
 const NUMBER_LIMITS: Record<string, number> = { weight: 1_000_000 };
 
 /**
+ * A map's key rule: SAFE_KEY, joined to the type's own key pattern when it has one (label and
+ * annotation keys, header names: `@propertyNames` in components/types.ts), in one pattern because
+ * the OpenAPI generator keeps propertyNames only. At most 317 characters, a qualified key's
+ * 253 + 1 + 63.
+ */
+function keyNames(own: unknown): JsonSchema {
+    const pattern = (own as { pattern?: unknown } | undefined)?.pattern;
+    const rest = typeof pattern === "string" ? pattern.replace(/^\^/, "") : "";
+    return { pattern: `^${SAFE_KEY}${rest}`, maxLength: 317 };
+}
+
+/**
  * The HTTP layer's bounds on top of the derived structure, so no body can make the service do
  * unbounded work: strings at most 4 KiB (STRING_LIMITS for some fields), lists at most 64 items
  * (LIST_LIMITS), weights at most 1e6, maps and escape-hatch specs at most 64 keys, map keys that
- * cannot reach Object.prototype.
+ * cannot reach Object.prototype and follow the type's key rule (keyNames).
  */
 function bounded(schema: unknown, field?: string): unknown {
     if (Array.isArray(schema)) return schema.map((item) => bounded(item, field));
@@ -185,7 +197,7 @@ function bounded(schema: unknown, field?: string): unknown {
     if (out.type === "object" && typeof out.additionalProperties === "object") {
         // A map. The OpenAPI generator drops patternProperties, so the key rule is propertyNames.
         out.maxProperties ??= 64;
-        out.propertyNames = { pattern: `^${SAFE_KEY}`, maxLength: 317 };
+        out.propertyNames = keyNames(out.propertyNames);
     }
     return out;
 }

@@ -245,7 +245,6 @@ export interface SplitGateway {
     service: string;
 }
 
-/** Routing knobs; every field has a default that matches a stock KServe + Istio install. */
 /** Which API the app's routing is written in. */
 export const RoutingBackend = {
     /** An Istio VirtualService (the default). */
@@ -255,6 +254,7 @@ export const RoutingBackend = {
 } as const;
 export type RoutingBackend = (typeof RoutingBackend)[keyof typeof RoutingBackend];
 
+/** Routing knobs; every field has a default that matches a stock KServe + Istio install. */
 export interface RoutingArgs {
     /**
      * `istio` (default): a VirtualService; `gateway-api`: an HTTPRoute attached to the app's

@@ -5,10 +5,10 @@
  */
 import { parseDuration } from "../rollout";
 import { Environment, HttpMatch, ModelFormat, StringMatch } from "../types";
-import { Checker, DNS1123_LABEL, DNS1123_SUBDOMAIN, isObject, isReservedKey } from "./checker";
+import { Checker, DNS1123_SUBDOMAIN, isObject, isReservedKey } from "./checker";
 import { show, showUrl } from "./issues";
 import { ONLY_IN } from "./tables";
-import { settingsOf } from "./settings";
+import { nameRuleOf, settingsOf } from "./settings";
 
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 
@@ -183,8 +183,7 @@ function matchOf(checker: Checker, path: string, entry: unknown, environment: En
     const sourceNamespace = checker.dnsName(
         `${path}.sourceNamespace`,
         entry.sourceNamespace,
-        DNS1123_LABEL,
-        63,
+        ...nameRuleOf("HttpMatch", "sourceNamespace"),
         "a namespace name",
     );
     if (sourceNamespace) match.sourceNamespace = sourceNamespace;

@@ -14,6 +14,8 @@ interface FieldSchema {
     items?: FieldSchema;
     minimum?: number;
     maximum?: number;
+    pattern?: string;
+    maxLength?: number;
 }
 
 const DEFINITIONS = (releaseSchema as { definitions: Record<string, DefinitionSchema> }).definitions;
@@ -67,4 +69,26 @@ export function rangeOf(section: Section, field: string): [number, number] {
         );
     }
     return [schema.minimum, schema.maximum];
+}
+
+/** Compiled `@pattern`s, by their source (Ajv reads them with the `u` flag too). */
+const PATTERNS = new Map<string, RegExp>();
+
+/**
+ * The `[pattern, maxLength]` of a name field (Kubernetes names and hosts), from its `@pattern` and
+ * `@maxLength` tags in components/types.ts: the rule Checker.dnsName applies.
+ */
+export function nameRuleOf(section: Section, field: string): [RegExp, number] {
+    const schema = fieldSchema(section, field);
+    if (schema?.pattern === undefined || schema.maxLength === undefined) {
+        throw new Error(
+            `schema/release.schema.json has no pattern or maxLength for ${section}.${field}: tag it, then run npm run schema`,
+        );
+    }
+    let pattern = PATTERNS.get(schema.pattern);
+    if (pattern === undefined) {
+        pattern = new RegExp(schema.pattern, "u");
+        PATTERNS.set(schema.pattern, pattern);
+    }
+    return [pattern, schema.maxLength];
 }

@@ -3,7 +3,7 @@
  * release, and the rules over the whole list (distinct names, how many versions a strategy needs).
  */
 import { Environment, HttpMatch, ModelFormat, ProtocolVersion, Strategy } from "../types";
-import { Checker, DNS1035_LABEL, DNS1123_SUBDOMAIN, isObject } from "./checker";
+import { Checker, isObject } from "./checker";
 import { DEFAULT_CANARY_MATCH, DEFAULT_PORT, PROTOCOL_VERSIONS } from "./defaults";
 import { matchesOf, modelFormatOf, specOf, storageScheme } from "./fields";
 import { show } from "./issues";
@@ -20,7 +20,7 @@ import {
     noEffectKeys,
     wrongStrategy,
 } from "./tables";
-import { rangeOf, settingsOf } from "./settings";
+import { nameRuleOf, rangeOf, settingsOf } from "./settings";
 
 export const VERSION_KEYS = settingsOf("VersionArgs");
 
@@ -288,7 +288,8 @@ export function versionOf(checker: Checker, entry: VersionEntry, release: Releas
             : checker.dnsName(
                   `${path}.name`,
                   version.name,
-                  DNS1035_LABEL,
+                  // The schema's 63 is the most any environment allows; MAX_VERSION_NAME is this one's.
+                  nameRuleOf("VersionArgs", "name")[0],
                   maxNameLength,
                   "a DNS-1035 label (lower-case letters, digits and '-', starting with a letter)",
               );
@@ -313,8 +314,12 @@ export function versionOf(checker: Checker, entry: VersionEntry, release: Releas
     const runtime =
         (version.runtime === undefined
             ? undefined
-            : checker.dnsName(`${path}.runtime`, version.runtime, DNS1123_SUBDOMAIN, 253, "a ServingRuntime name")) ??
-        inherited.runtime;
+            : checker.dnsName(
+                  `${path}.runtime`,
+                  version.runtime,
+                  ...nameRuleOf("VersionArgs", "runtime"),
+                  "a ServingRuntime name",
+              )) ?? inherited.runtime;
     const protocolVersion =
         checker.oneOf(`${path}.protocolVersion`, version.protocolVersion, PROTOCOL_VERSIONS) ??
         inherited.protocolVersion;

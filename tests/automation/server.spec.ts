@@ -635,6 +635,69 @@ describe("HTTP service", () => {
             ]);
         });
 
+        /** The status of an add-candidate preview of `version`, and its message. */
+        const addCandidate = async (app: ReturnType<typeof server>, version: object) => {
+            const res = await app.inject({
+                method: "POST",
+                url: "/stacks/dev/releases/wisdom/preview",
+                payload: { operation: "add-candidate", version },
+                headers: bearer(TOKENS.admin),
+            });
+            return { status: res.statusCode, message: String(res.json().message ?? "") };
+        };
+
+        it("accepts dotted names where validation does (runtime, key prefixes) and refuses keys validation refuses", async () => {
+            const app = server();
+            for (const version of [
+                { runtime: "kserve.sklearn-server" },
+                { runtime: "a.b" },
+                { labels: { "app.kubernetes.io/part-of": "a.b" } },
+                { annotations: { "serving.kserve.io/s3-endpoint": "s3.example.com" } },
+            ]) {
+                const { status, message } = await addCandidate(app, version);
+                assert.equal(status, 200, `${JSON.stringify(version)}: ${message}`);
+            }
+            // What the patterns still refuse, as validation does (the key rules are the types' @propertyNames).
+            for (const [version, field] of [
+                [{ runtime: "a..b" }, /runtime/],
+                [{ runtime: "A.b" }, /runtime/],
+                [{ labels: { "a..b/c": "x" } }, /labels/],
+                [{ annotations: { "a/b/c": "x" } }, /annotations/],
+                [{ match: [{ headers: { "X-User": { exact: "t" } } }] }, /match/],
+            ] as const) {
+                const { status, message } = await addCandidate(app, version);
+                assert.equal(status, 400, JSON.stringify(version));
+                assert.match(message, field);
+            }
+        });
+
+        it("caps every escape-hatch spec at 64 keys and match at 16 items, accepting the edges", async () => {
+            const app = server();
+            const spec = (keys: number) => Object.fromEntries([...Array(keys).keys()].map((i) => [`k${i}`, i]));
+            const matches = (n: number) => [...Array(n).keys()].map((i) => ({ headers: { a: { exact: `${i}` } } }));
+            for (const version of [
+                { inferenceServiceSpec: spec(64) },
+                { deploymentSpec: spec(64) },
+                { serviceSpec: spec(64) },
+                { match: matches(16) },
+                { annotations: { "example.com/a": "x".repeat(4097) } },
+            ]) {
+                const { status, message } = await addCandidate(app, version);
+                assert.equal(status, 200, `${JSON.stringify(version).slice(0, 80)}: ${message}`);
+            }
+            const calls = fake.calls.length;
+            for (const [version, field] of [
+                [{ deploymentSpec: spec(65) }, /deploymentSpec/],
+                [{ serviceSpec: spec(65) }, /serviceSpec/],
+                [{ match: matches(17) }, /match/],
+            ] as const) {
+                const { status, message } = await addCandidate(app, version);
+                assert.equal(status, 400, JSON.stringify(version).slice(0, 80));
+                assert.match(message, field);
+            }
+            assert.equal(fake.calls.length, calls, "nothing refused reached the manager");
+        });
+
         it("answers 400, not 500, to deeply nested bodies, and 413 to oversized ones", async () => {
             const app = server();
             const nest = (depth: number) => {

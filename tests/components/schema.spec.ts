@@ -7,10 +7,19 @@ import { parse } from "yaml";
 
 import { ReleaseConfig } from "../../components/types";
 import { ENVIRONMENTS, STRATEGIES, validateRelease } from "../../components/validate";
-import { rangeOf } from "../../components/validate/settings";
+import { nameRuleOf, rangeOf } from "../../components/validate/settings";
 import releaseSchema from "../../schema/release.schema.json";
 import { RELEASE_SCHEMA_FILE, STACK_SCHEMA_FILE, releaseSchemas, schemaText } from "../../scripts/schema";
-import { RAW_SPLIT_GATEWAY, modelVersion, releaseFor, wisdom } from "./fixtures";
+import {
+    RAW_SPLIT_GATEWAY,
+    S3_MODEL,
+    appVersion,
+    httpbin,
+    modelVersion,
+    releaseFor,
+    wisdom,
+    wisdomModelMesh,
+} from "./fixtures";
 
 const ROOT = path.join(__dirname, "..", "..");
 
@@ -163,4 +172,168 @@ describe("validation takes its integer bounds from the schema", () => {
             field.maximum = saved;
         }
     });
+});
+
+describe("validation takes its name rules from the schema", () => {
+    const definitions = (
+        releaseSchema as unknown as {
+            definitions: Record<string, { properties: Record<string, { maxLength?: number }> }>;
+        }
+    ).definitions;
+
+    it("reads [pattern, maxLength], and names an untagged field", () => {
+        const [runtime, runtimeMax] = nameRuleOf("VersionArgs", "runtime");
+        assert.equal(runtimeMax, 253);
+        assert.ok(runtime.test("kserve.sklearn-server") && !runtime.test("a..b") && !runtime.test("a\\.b"));
+        assert.equal(nameRuleOf("HttpMatch", "sourceNamespace")[1], 63);
+        assert.throws(
+            () => nameRuleOf("VersionArgs", "storageUri"),
+            /no pattern or maxLength for VersionArgs\.storageUri/,
+        );
+    });
+
+    it("a length changed in the schema changes what validation accepts, with the same message", () => {
+        const field = definitions.HttpMatch.properties.sourceNamespace;
+        const saved = field.maxLength;
+        const canary = (namespace: string) =>
+            validateRelease(
+                "httpbin",
+                {
+                    environment: "deployment",
+                    strategy: "canary",
+                    versions: [{ image: "i" }, { image: "i", match: [{ sourceNamespace: namespace }] }],
+                },
+                { path: "releases.httpbin", defaultNamespace: "default" },
+            ).issues.map((i) => `${i.path}: ${i.problem}`);
+        try {
+            assert.deepEqual(canary("team-a"), []);
+            field.maxLength = 4;
+            assert.deepEqual(canary("team-a"), [
+                'releases.httpbin.versions[1].match[0].sourceNamespace: must be a namespace name of at most 4 characters, got "team-a"',
+            ]);
+        } finally {
+            field.maxLength = saved;
+        }
+    });
+});
+
+describe("the schema refuses what validation refuses, field by field", function () {
+    this.timeout(60_000);
+    type Json = Record<string, unknown>;
+    const definitions = (
+        releaseSchema as unknown as { definitions: Record<string, { properties: Record<string, Json> }> }
+    ).definitions;
+    let schema: ValidateFunction;
+    before(() => {
+        schema = new Ajv({ allErrors: true, strict: true }).compile(releaseSchema);
+    });
+
+    it("derives patterns with single escapes: dotted names match, a literal backslash does not", () => {
+        const pattern = (section: string, field: string) =>
+            new RegExp(definitions[section].properties[field].pattern as string, "u");
+        for (const [section, field] of [
+            ["VersionArgs", "runtime"],
+            ["ReleaseFields", "runtime"],
+            ["SplitGateway", "service"],
+            ["RoutingArgs", "entryTarget"],
+        ]) {
+            for (const name of ["a.b", "kserve.sklearn-server", "istio-ingressgateway.istio-system.svc"]) {
+                assert.ok(pattern(section, field).test(name), `${section}.${field} refuses ${name}`);
+            }
+            assert.equal(pattern(section, field).test("a\\.b"), false, `${section}.${field} takes a backslash`);
+        }
+        assert.ok(pattern("SplitGateway", "gateway").test("istio-system/gw.example"));
+        const dotted = {
+            ...wisdomModelMesh([{ storageUri: S3_MODEL, runtime: "mlserver.v1" }], { strategy: "none" }),
+            runtime: "kserve.mlserver",
+        };
+        assert.ok(validatesInCode(dotted), "validation accepts dotted runtimes");
+        assert.ok(schema(dotted), JSON.stringify(schema.errors));
+    });
+
+    /** Valid releases that each sample spoils: one per kind of section reached. */
+    const bases: Record<string, () => Json> = {
+        raw: () =>
+            wisdom([modelVersion("v0", { weight: 50 }), modelVersion("v1", { weight: 50 })], {
+                environment: "kserve-raw",
+                routing: { splitGateway: RAW_SPLIT_GATEWAY },
+                storageCredentials: { data: { AWS_ACCESS_KEY_ID: "k" }, annotations: { "a.b/c": "d" } },
+            }) as unknown as Json,
+        modelMesh: () =>
+            wisdomModelMesh([{ storageUri: S3_MODEL }], {
+                strategy: "none",
+                routing: { modelMesh: { service: "modelmesh-serving", namespace: "modelmesh-serving", port: 8033 } },
+            }) as unknown as Json,
+        canary: () =>
+            httpbin([appVersion(), appVersion({ match: [{ headers: { traffic: { exact: "test" } } }] })], {
+                strategy: "canary",
+                rollout: { iterations: 3, failureLimit: 2 },
+            }) as unknown as Json,
+        rollout: () =>
+            wisdom([modelVersion("v0"), modelVersion("v1")], {
+                rollout: {
+                    steps: [10, 50],
+                    interval: "30s",
+                    analysis: [
+                        { name: "error-rate", prometheus: { query: "sum(up)", max: 0.01 } },
+                        { name: "judge", webhook: { url: "http://checker.ml/judge", timeout: "5s" } },
+                    ],
+                },
+            }) as unknown as Json,
+    };
+    /** [config path below the release, base, sample bad values]. */
+    const samples: [string, keyof typeof bases, unknown[]][] = [
+        ["runtime", "raw", ["a..b", "Sklearn", "a\\.b", `${"a".repeat(250)}.bcd`]],
+        ["versions[1].runtime", "raw", ["a..b", "-a.b"]],
+        ["versions[1].weight", "raw", [Number.MAX_SAFE_INTEGER + 1, 1e300]],
+        ["labels", "raw", [{ "a..b/c": "x" }, { [`${"x".repeat(64)}`]: "x" }, { [`${"a".repeat(254)}/n`]: "x" }]],
+        ["versions[1].labels", "raw", [{ "-bad": "x" }, { "a/b/c": "x" }]],
+        ["annotations", "raw", [{ "a/b/c": "x" }, { "/x": "y" }]],
+        ["versions[1].annotations", "raw", [{ "example.com/": "x" }]],
+        ["modelFormat.version", "raw", [""]],
+        ["routing.splitGateway.service", "raw", ["Istio.Ingress", "a..b", "a".repeat(254), ""]],
+        ["routing.splitGateway.gateway", "raw", ["a/b/c", "istio-system/Public", "/gw", ""]],
+        ["routing.entryTarget", "raw", ["Not_A_Host", "a".repeat(254), "a.b."]],
+        ["storageCredentials.data", "raw", [{}]],
+        ["storageCredentials.annotations", "raw", [{ "a/b/c": "x" }]],
+        ["routing.modelMesh.service", "modelMesh", ["ModelMesh", "9mesh", "a".repeat(64), "mesh.serving"]],
+        ["routing.modelMesh.namespace", "modelMesh", ["ns.x", "-ns", "a".repeat(64)]],
+        ["versions[1].match[0].sourceNamespace", "canary", ["Bad", "a.b", "a".repeat(64)]],
+        ["versions[1].match[0].name", "canary", [""]],
+        ["versions[1].match[0].headers", "canary", [{}, { "X-User": { exact: "t" } }, { "a b": { exact: "t" } }]],
+        ["versions[1].match[0].withoutHeaders", "canary", [{}, { "X-User": { exact: "t" } }]],
+        ["versions[1].match[0].queryParams", "canary", [{}]],
+        ["versions[1].match[0].headers.traffic", "canary", [{ exact: "" }, { regex: "" }]],
+        ["versions[1].match[0].sourceLabels", "canary", [{ "a/b/c": "x" }]],
+        ["rollout.iterations", "canary", [Number.MAX_SAFE_INTEGER + 1]],
+        ["rollout.failureLimit", "canary", [Number.MAX_SAFE_INTEGER + 1]],
+        ["rollout.interval", "rollout", ["10ms", "1d", "", "1.5m", "m"]],
+        ["rollout.steps", "rollout", [[10, 10]]],
+        ["rollout.analysis[0].name", "rollout", ["Error_Rate", "a".repeat(64), "error.rate", ""]],
+        ["rollout.analysis[0].prometheus.query", "rollout", [""]],
+        ["rollout.analysis[1].webhook.timeout", "rollout", ["1.5s", "10ms", ""]],
+    ];
+
+    /** Sets a value at a path such as `versions[1].match[0].name`. */
+    function set(target: Json, path: string, value: unknown): void {
+        const keys = path.split(/\.|\[(\d+)\]/).filter((key) => key !== undefined && key !== "");
+        let node = target as Record<string, unknown>;
+        for (const key of keys.slice(0, -1)) node = node[key] as Record<string, unknown>;
+        node[keys[keys.length - 1]] = value;
+    }
+
+    for (const [field, base, values] of samples) {
+        it(`${field}: both refuse ${values.map((v) => JSON.stringify(v).slice(0, 24)).join(", ")}`, () => {
+            const valid = JSON.parse(JSON.stringify(bases[base]())) as Json;
+            assert.ok(validatesInCode(valid), `the ${base} base passes validation`);
+            assert.ok(schema(valid), `the ${base} base passes the schema: ${JSON.stringify(schema.errors)}`);
+            for (const value of values) {
+                const spoilt = structuredClone(valid);
+                set(spoilt, field, value);
+                const shown = JSON.stringify(value).slice(0, 40);
+                assert.equal(schema(spoilt), false, `the schema accepts ${field} = ${shown}`);
+                assert.equal(validatesInCode(spoilt), false, `validation accepts ${field} = ${shown}`);
+            }
+        });
+    }
 });
