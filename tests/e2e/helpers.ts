@@ -63,8 +63,11 @@ export const staleOutputs: string[] = [];
  */
 export async function assertConverged(stack: ReleaseStack): Promise<void> {
     let again = await stack.preview();
-    if (Object.keys(changes(again.changeSummary)).length > 0) {
+    // A refresh that reads an object while a controller is still writing it can record the stale
+    // copy again: two refreshes at most, then the preview must be empty.
+    for (let refreshes = 0; refreshes < 2 && Object.keys(changes(again.changeSummary)).length > 0; refreshes++) {
         staleOutputs.push(again.stdout);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
         await stack.refresh();
         again = await stack.preview();
     }
