@@ -225,6 +225,28 @@ export function liveRouteWeights(route: LiveHttpRoute): Record<string, number> |
     return weights;
 }
 
+/** A namespaced custom object kind the status reads: its API group, version, plural and kind name. */
+interface CustomKind {
+    group: string;
+    version: string;
+    plural: string;
+    kind: string;
+}
+
+/** Reads a namespaced custom object; undefined if it does not exist. Throws ReadinessUnknownError otherwise. */
+function readCustomObject<T>(
+    kc: k8s.KubeConfig,
+    { group, version, plural, kind }: CustomKind,
+    namespace: string,
+    name: string,
+    timeoutMs: number,
+): Promise<T | undefined> {
+    const request = kc
+        .makeApiClient(k8s.CustomObjectsApi)
+        .getNamespacedCustomObject({ group, version, namespace, plural, name });
+    return readLive(request, timeoutMs, `${kind} ${namespace}/${name} could not be read from the cluster`);
+}
+
 /** Reads an HTTPRoute; undefined if it does not exist. Throws ReadinessUnknownError otherwise. */
 export function readHttpRoute(
     kc: k8s.KubeConfig,
@@ -232,14 +254,8 @@ export function readHttpRoute(
     name: string,
     timeoutMs = 10_000,
 ): Promise<LiveHttpRoute | undefined> {
-    const request = kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({
-        group: "gateway.networking.k8s.io",
-        version: "v1",
-        namespace,
-        plural: "httproutes",
-        name,
-    });
-    return readLive(request, timeoutMs, `HTTPRoute ${namespace}/${name} could not be read from the cluster`);
+    const kind = { group: "gateway.networking.k8s.io", version: "v1", plural: "httproutes", kind: "HTTPRoute" };
+    return readCustomObject(kc, kind, namespace, name, timeoutMs);
 }
 
 /** Reads a VirtualService; undefined if it does not exist. Throws ReadinessUnknownError otherwise. */
@@ -249,12 +265,6 @@ export function readVirtualService(
     name: string,
     timeoutMs = 10_000,
 ): Promise<LiveVirtualService | undefined> {
-    const request = kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({
-        group: "networking.istio.io",
-        version: "v1",
-        namespace,
-        plural: "virtualservices",
-        name,
-    });
-    return readLive(request, timeoutMs, `VirtualService ${namespace}/${name} could not be read from the cluster`);
+    const kind = { group: "networking.istio.io", version: "v1", plural: "virtualservices", kind: "VirtualService" };
+    return readCustomObject(kc, kind, namespace, name, timeoutMs);
 }

@@ -5,9 +5,8 @@
  */
 import { HTTP_ROUTE_LIMITS, inexpressible, modelRuleCount } from "../gatewayApi";
 import { Environment, RoutingBackend, Strategy } from "../types";
-import { toPercentages } from "../weights";
 import { Checker } from "./checker";
-import { ResolvedVersion } from "./version";
+import { ResolvedVersion, servedShares } from "./version";
 
 /** What the Gateway API rules read of a release being validated. */
 export interface GatewayApiContext {
@@ -114,16 +113,7 @@ function standardModeSplit(checker: Checker, context: GatewayApiContext): void {
         );
         return;
     }
-    const weights = versions.map((v) => v.weight ?? 1);
-    if (
-        weights.length === 0 ||
-        !weights.every((w) => Number.isSafeInteger(w) && w >= 0) ||
-        !weights.some((w) => w > 0)
-    ) {
-        return; // bad weights have issues of their own
-    }
-    const percents = toPercentages(weights);
-    const served = versions.flatMap((v, i) => (percents[i] > 0 ? [`${v.name} ${percents[i]}%`] : []));
+    const served = servedShares(versions);
     if (served.length >= 2) {
         checker.add(`${path}.routing.backend`, `cannot route the split ${served.join(" / ")}: ${why}`, fix);
     }

@@ -3,7 +3,6 @@
  * strategy) through its sections to its versions, resolved with every default applied.
  */
 import { ResolvedRollout } from "../rollout";
-import { toPercentages } from "../weights";
 import { DeploymentModeNames, Environment, RoutingBackend, SplitGateway, Strategy } from "../types";
 import { Checker, DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, isObject, reservedKeys } from "./checker";
 import {
@@ -19,7 +18,7 @@ import { ConfigIssue, show } from "./issues";
 import { rolloutOf } from "./rollout";
 import { readinessOf, routingOf, storageCredentialsOf } from "./sections";
 import { RELEASE_NO_EFFECT, ROUTING_NO_EFFECT, STRATEGY_ENVIRONMENTS, noEffectKeys, wrongStrategy } from "./tables";
-import { ReleaseContext, ResolvedVersion, versionOf } from "./version";
+import { ReleaseContext, ResolvedVersion, servedShares, versionOf } from "./version";
 import { rangeOf, settingsOf } from "./settings";
 
 export const RELEASE_KEYS = settingsOf("ReleaseArgs");
@@ -415,12 +414,7 @@ function standardModeSplitRule(checker: Checker, path: string, versions: Resolve
         );
         return;
     }
-    // Weights already refused (negative, not integers, all zero) have a message of their own.
-    const weights = versions.map((v) => v.weight ?? 1);
-    if (weights.length === 0 || !weights.every((w) => Number.isSafeInteger(w) && w >= 0)) return;
-    if (!weights.some((w) => w > 0)) return;
-    const percents = toPercentages(weights);
-    const served = versions.map((v, i) => `${v.name} ${percents[i]}%`).filter((_, i) => percents[i] > 0);
+    const served = servedShares(versions);
     if (served.length < 2) return;
     checker.add(`${path}.routing.splitGateway`, `is required: the split ${served.join(" / ")} ${why}`, fix);
 }

@@ -3,6 +3,7 @@
  * release, and the rules over the whole list (distinct names, how many versions a strategy needs).
  */
 import { Environment, HttpMatch, ModelFormat, ProtocolVersion, Strategy } from "../types";
+import { toPercentages } from "../weights";
 import { Checker, isObject } from "./checker";
 import { DEFAULT_CANARY_MATCH, DEFAULT_PORT, PROTOCOL_VERSIONS } from "./defaults";
 import { matchesOf, modelFormatOf, specOf, storageScheme } from "./fields";
@@ -377,4 +378,16 @@ export function versionOf(checker: Checker, entry: VersionEntry, release: Releas
     if (specs.deploymentSpec !== undefined) resolved.deploymentSpec = specs.deploymentSpec;
     if (specs.serviceSpec !== undefined) resolved.serviceSpec = specs.serviceSpec;
     return resolved;
+}
+
+/**
+ * The versions a blue-green split serves, as `<name> <percent>%` (percent above 0), in order; none
+ * when the weights are invalid (negative, not integers, all zero): those have issues of their own.
+ */
+export function servedShares(versions: readonly ResolvedVersion[]): string[] {
+    const weights = versions.map((v) => v.weight ?? 1);
+    if (weights.length === 0 || !weights.every((w) => Number.isSafeInteger(w) && w >= 0)) return [];
+    if (!weights.some((w) => w > 0)) return [];
+    const percents = toPercentages(weights);
+    return versions.flatMap((v, i) => (percents[i] > 0 ? [`${v.name} ${percents[i]}%`] : []));
 }

@@ -12,6 +12,8 @@ import {
     isReady,
     kubeConfigFor,
     liveRouteWeights,
+    readHttpRoute,
+    readVirtualService,
 } from "../../automation/readiness";
 import { appVersion, httpbin, manifestOf, plan } from "../components/fixtures";
 
@@ -137,6 +139,38 @@ describe("readiness from the cluster", () => {
             kubeConfigFor({ kubeconfig: file, context: "other" }).getCurrentCluster()?.server,
             "http://127.0.0.1:9",
         );
+    });
+});
+
+describe("reading the live routing objects", () => {
+    it("reads an HTTPRoute and a VirtualService at their API paths; 404 is absent; a refusal names the kind", async () => {
+        const route = { spec: { rules: [] } };
+        const api = await fakeApiServer((url) => {
+            if (url === "/apis/gateway.networking.k8s.io/v1/namespaces/ns/httproutes/app")
+                return { status: 200, body: route };
+            if (url.endsWith("/virtualservices/locked")) return { status: 403 };
+            return { status: 404 };
+        });
+        try {
+            const kc = kubeConfigFor({ kubeconfig: kubeconfig(api.url) });
+            assert.deepEqual(await readHttpRoute(kc, "ns", "app"), route);
+            assert.equal(await readVirtualService(kc, "ns", "app"), undefined);
+            await assert.rejects(readVirtualService(kc, "ns", "locked"), (e: unknown) => {
+                assert.ok(e instanceof ReadinessUnknownError);
+                assert.match(e.message, /^VirtualService ns\/locked could not be read from the cluster/);
+                return true;
+            });
+            assert.deepEqual(
+                api.seen.map((line) => line.split(" ")[1]),
+                [
+                    "/apis/gateway.networking.k8s.io/v1/namespaces/ns/httproutes/app",
+                    "/apis/networking.istio.io/v1/namespaces/ns/virtualservices/app",
+                    "/apis/networking.istio.io/v1/namespaces/ns/virtualservices/locked",
+                ],
+            );
+        } finally {
+            await api.close();
+        }
     });
 });
 
