@@ -146,8 +146,9 @@ describe("reading the live routing objects", () => {
     it("reads an HTTPRoute and a VirtualService at their API paths; 404 is absent; a refusal names the kind", async () => {
         const route = { spec: { rules: [] } };
         const api = await fakeApiServer((url) => {
-            if (url === "/apis/gateway.networking.k8s.io/v1/namespaces/ns/httproutes/app")
+            if (url === "/apis/gateway.networking.k8s.io/v1/namespaces/ns/httproutes/app") {
                 return { status: 200, body: route };
+            }
             if (url.endsWith("/virtualservices/locked")) return { status: 403 };
             return { status: 404 };
         });
