@@ -6,7 +6,7 @@
  */
 import { planTraffic } from "../components/plan";
 import { ReleaseConfig, VersionConfig } from "../components/types";
-import { ConfigIssue, ReleaseConfigError, validateReleases } from "../components/validate";
+import { ConfigIssue, ReleaseConfigError, isStandardCanary, validateReleases } from "../components/validate";
 
 /** The `releases` config: release name to release description. */
 export type ReleasesConfig = Record<string, ReleaseConfig>;
@@ -53,6 +53,11 @@ export class UnknownReleaseError extends ReleaseConfigError {
 export function releaseOf(config: ReleasesConfig, release: string): ReleaseConfig {
     if (!Object.hasOwn(config, release)) throw new UnknownReleaseError(config, release);
     return config[release];
+}
+
+/** Whether a release runs KServe v0.20's Standard-mode canary (versions are spec.canary predictors). */
+function standardCanary(r: ReleaseConfig): boolean {
+    return isStandardCanary({ strategy: r.strategy, environment: r.environment });
 }
 
 /** Validates a whole config, throwing every issue at once. */
@@ -103,6 +108,8 @@ export function addCandidate(
     const before = percentPerVersion(config, release, options);
     if (options.strategy !== undefined) r.strategy = options.strategy;
     const candidate = structuredClone(version);
+    // A Standard-mode canary starts without traffic unless a share is given, like a blue-green weight.
+    if (standardCanary(r) && candidate.trafficPercent === undefined) candidate.trafficPercent = 0;
     const weighted = r.versions.some((v) => v.weight !== undefined);
     if ((weighted || r.strategy === "blue-green") && candidate.weight === undefined) {
         candidate.weight = 0;
@@ -209,6 +216,7 @@ function checkStep(
 export function promote(config: ReleasesConfig, release: string, options: OperationOptions = {}): ReleasesConfig {
     const next = copyOf(config);
     const r = releaseOf(next, release);
+    if (standardCanary(r)) return promoteStandardCanary(next, release, options);
     if (r.strategy === "kserve-canary") {
         if (r.canaryTrafficPercent === undefined) {
             fail(
@@ -242,6 +250,41 @@ export function promote(config: ReleasesConfig, release: string, options: Operat
 }
 
 /**
+ * Which step a promotion of a KServe Standard-mode canary takes next: `drain` while the stable
+ * predictor still serves requests, then `rename`. KServe promotes by renaming the stable predictor
+ * to the canary's name and deletes the old stable Deployment in that same reconcile, before the
+ * routing can follow; so the stable's share moves to the canary first (one update), and the
+ * rename happens once the stable serves nothing. Undefined for other releases.
+ */
+export function promotionStep(
+    config: ReleasesConfig,
+    release: string,
+    options: OperationOptions = {},
+): "drain" | "rename" | undefined {
+    const r = releaseOf(config, release);
+    if (!standardCanary(r) || r.versions.length < 2) return undefined;
+    return percentages(config, release, options)[0] > 0 ? "drain" : "rename";
+}
+
+function promoteStandardCanary(next: ReleasesConfig, release: string, options: OperationOptions): ReleasesConfig {
+    const r = releaseOf(next, release);
+    if (r.versions.length < 2) {
+        fail(`releases.${release}.versions`, "has no canary to promote", "add a canary first");
+    }
+    const step = promotionStep(next, release, options);
+    const [, candidate, ...others] = r.versions;
+    if (step === "drain") {
+        const rest = others.reduce((sum, v) => sum + (v.trafficPercent ?? 0), 0);
+        candidate.trafficPercent = 100 - rest;
+        return validated(next, options);
+    }
+    const promoted: VersionConfig = structuredClone(candidate);
+    delete promoted.trafficPercent;
+    r.versions = [promoted, ...others];
+    return validated(next, options);
+}
+
+/**
  * Rolls back: drops the candidates, or pins a kserve-canary release to its previous revision.
  * Not held to the step limit: a rollback is the explicit abort, it must be able to take all
  * traffic off a bad candidate at once.
@@ -249,6 +292,7 @@ export function promote(config: ReleasesConfig, release: string, options: Operat
 export function rollback(config: ReleasesConfig, release: string, options: OperationOptions = {}): ReleasesConfig {
     const next = copyOf(config);
     const r = releaseOf(next, release);
+    if (standardCanary(r)) return pinStandardCanaries(next, release, options);
     if (r.strategy === "kserve-canary") {
         r.canaryTrafficPercent = 0;
         return validated(next, options);
@@ -260,6 +304,20 @@ export function rollback(config: ReleasesConfig, release: string, options: Opera
     delete primary.weight;
     r.versions = [primary];
     singleVersionStrategy(r);
+    return validated(next, options);
+}
+
+/**
+ * Standard-mode canary rollback: every canary pinned at 0% (KServe scales it to zero), all traffic
+ * on the stable predictor, as Knative's rollback pins the previous revision. The canaries stay in
+ * the config for a later retry; removing them is a separate edit.
+ */
+function pinStandardCanaries(next: ReleasesConfig, release: string, options: OperationOptions): ReleasesConfig {
+    const r = releaseOf(next, release);
+    if (r.versions.length < 2) {
+        fail(`releases.${release}.versions`, "has no canary to roll back", "nothing to do");
+    }
+    r.versions.slice(1).forEach((v) => (v.trafficPercent = 0));
     return validated(next, options);
 }
 
@@ -279,7 +337,7 @@ export function remove(config: ReleasesConfig, release: string, options: Operati
 /** The candidate's share in a rollout: its percent (blue-green) or canaryTrafficPercent. */
 export function candidatePercent(config: ReleasesConfig, release: string, options: OperationOptions = {}): number {
     const r = releaseOf(config, release);
-    if (r.strategy === "kserve-canary") return r.canaryTrafficPercent ?? 100;
+    if (r.strategy === "kserve-canary" && !standardCanary(r)) return r.canaryTrafficPercent ?? 100;
     const shares = percentPerVersion(config, release, options);
     return shares.length < 2 ? 0 : shares[shares.length - 1];
 }
@@ -298,6 +356,21 @@ export function rolloutStep(
     const r = releaseOf(config, release);
     if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
         fail("percent", `must be a whole number from 0 to 100, got ${percent}`, "give the candidate's percent");
+    }
+    if (standardCanary(r)) {
+        if (r.versions.length !== 2) {
+            fail(
+                `releases.${release}.versions`,
+                `has ${r.versions.length} version(s); a stepped rollout needs the stable version and one canary`,
+                "add one canary (model-release add-candidate)",
+            );
+        }
+        const before = candidatePercent(config, release, options);
+        const next = copyOf(config);
+        releaseOf(next, release).versions[1].trafficPercent = percent;
+        validated(next, options);
+        checkStep(release, [before], [percent], options, false);
+        return next;
     }
     if (r.strategy === "kserve-canary") {
         const before = candidatePercent(config, release, options);
@@ -330,6 +403,7 @@ export const INSPECT_HEADER = "x-model-release-inspect";
 export function rolloutAbort(config: ReleasesConfig, release: string, options: OperationOptions = {}): ReleasesConfig {
     const next = copyOf(config);
     const r = releaseOf(next, release);
+    if (standardCanary(r)) return pinStandardCanaries(next, release, options);
     if (r.strategy === "kserve-canary") {
         r.canaryTrafficPercent = 0;
         return validated(next, options);

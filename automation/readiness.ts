@@ -9,8 +9,12 @@ import * as k8s from "@kubernetes/client-node";
 
 import type { StackConfigFile } from "./stackConfig";
 
-/** The kind of object that serves a version. */
-export type WorkloadKind = "InferenceService" | "Deployment";
+/**
+ * The kind of object that serves a version. `CanaryPredictor` is a KServe v0.20 `spec.canary`
+ * predictor, named `<isvc>/<canary>`: ready when the InferenceService's `status.canaryStatuses`
+ * says so (its Deployment has an available replica) for the current generation.
+ */
+export type WorkloadKind = "InferenceService" | "Deployment" | "CanaryPredictor";
 
 /** Whether a version's object is Ready now; throws ReadinessUnknownError if that can't be read. */
 export type ReadinessProbe = (kind: WorkloadKind, namespace: string, name: string) => Promise<boolean>;
@@ -30,7 +34,19 @@ interface Condition {
 
 interface LiveObject {
     metadata?: { generation?: number };
-    status?: { observedGeneration?: number; conditions?: Condition[] };
+    status?: {
+        observedGeneration?: number;
+        conditions?: Condition[];
+        canaryStatuses?: { name?: string; ready?: boolean }[];
+    };
+}
+
+/** A canary predictor is ready: listed ready in canaryStatuses, reported for the current generation. */
+export function isCanaryReady(object: LiveObject, canary: string): boolean {
+    const listed = object.status?.canaryStatuses?.some((c) => c.name === canary && c.ready === true) ?? false;
+    const observed = object.status?.observedGeneration;
+    const generation = object.metadata?.generation;
+    return listed && observed !== undefined && generation !== undefined && observed >= generation;
 }
 
 /** Ready for the current generation: the condition is True and reports on the latest spec. */
@@ -138,18 +154,21 @@ export function clusterReadiness(kc: k8s.KubeConfig, timeoutMs = 10_000): Readin
     const apps = kc.makeApiClient(k8s.AppsV1Api);
     return async (kind, namespace, name) => {
         const what = `readiness of ${kind} ${namespace}/${name} could not be read from the cluster`;
+        const [isvc, canary] = kind === "CanaryPredictor" ? name.split("/") : [name, undefined];
         const request =
-            kind === "InferenceService"
-                ? custom.getNamespacedCustomObject({
+            kind === "Deployment"
+                ? apps.readNamespacedDeployment({ namespace, name })
+                : custom.getNamespacedCustomObject({
                       group: "serving.kserve.io",
                       version: "v1beta1",
                       namespace,
                       plural: "inferenceservices",
-                      name,
-                  })
-                : apps.readNamespacedDeployment({ namespace, name });
+                      name: isvc,
+                  });
         const live = await readLive<LiveObject>(request, timeoutMs, what);
-        return live !== undefined && isReady(live, kind === "InferenceService" ? "Ready" : "Available");
+        if (live === undefined) return false;
+        if (canary !== undefined) return isCanaryReady(live, canary);
+        return isReady(live, kind === "InferenceService" ? "Ready" : "Available");
     };
 }
 

@@ -13,7 +13,7 @@ import { EngineEvent } from "@pulumi/pulumi/automation";
 
 import { TrafficRow, planRelease } from "../components/plan";
 import { ReleaseConfig, VersionConfig } from "../components/types";
-import { ResolvedRelease, validateReleases } from "../components/validate";
+import { ResolvedRelease, isStandardCanary, validateReleases } from "../components/validate";
 import { FileCoordinator, StackCoordinator } from "./coordination";
 import { WorkerDiedError } from "./engineWorkers";
 import { JournalEntry, LockBusyError, OperationRecord, StackFiles } from "./journal";
@@ -188,6 +188,19 @@ export class RefusedError extends Error {
  */
 export type Apply = boolean | "propose" | ((plan: OperationPlan) => Promise<boolean> | boolean);
 
+/**
+ * The object whose readiness says a version serves: its Deployment or InferenceService, or with
+ * KServe's Standard-mode canary the app's InferenceService (the stable predictor, its Ready
+ * condition) or one of its canary predictors (`<app>/<version>`, its canaryStatuses entry).
+ */
+export function workloadOf(release: ResolvedRelease, version: string): { kind: WorkloadKind; name: string } {
+    if (release.environment === "deployment") return { kind: "Deployment", name: version };
+    if (!isStandardCanary(release)) return { kind: "InferenceService", name: version };
+    return release.versions[0].name === version
+        ? { kind: "InferenceService", name: release.name }
+        : { kind: "CanaryPredictor", name: `${release.name}/${version}` };
+}
+
 const WORKLOAD_TYPES = [
     "kubernetes:serving.kserve.io/v1beta1:InferenceService",
     "kubernetes:apps/v1:Deployment",
@@ -292,12 +305,12 @@ export class ReleaseManager {
     }
 
     /** A release of the config, validated, and the kind of its workloads (what readiness probes). */
-    private resolve(config: ops.ReleasesConfig, release: string): { resolved: ResolvedRelease; kind: WorkloadKind } {
+    private resolve(config: ops.ReleasesConfig, release: string): { resolved: ResolvedRelease } {
         const [resolved] = validateReleases(
             { [release]: ops.releaseOf(config, release) },
             this.options.defaultNamespace ?? "default",
         );
-        return { resolved, kind: resolved.environment === "deployment" ? "Deployment" : "InferenceService" };
+        return { resolved };
     }
 
     private traffic(config: ops.ReleasesConfig, release: string): TrafficRow[] {
@@ -313,7 +326,7 @@ export class ReleaseManager {
     async status(release: string): Promise<ReleaseStatus> {
         const config = (await this.recordedReleases()) as ops.ReleasesConfig;
         ops.releaseOf(config, release);
-        const { resolved, kind } = this.resolve(config, release);
+        const { resolved } = this.resolve(config, release);
         const { traffic } = planRelease(resolved);
         const { live, liveError } = await this.liveTraffic(resolved);
         const rows = await Promise.all(
@@ -322,7 +335,12 @@ export class ReleaseManager {
                 const withLive = liveError !== undefined ? { livePercent: "unknown" as const } : { livePercent };
                 try {
                     const probe = await this.readiness();
-                    return { ...row, ...withLive, ready: await probe(kind, resolved.namespace, row.version) };
+                    const workload = workloadOf(resolved, row.version);
+                    return {
+                        ...row,
+                        ...withLive,
+                        ready: await probe(workload.kind, resolved.namespace, workload.name),
+                    };
                 } catch (error) {
                     if (!(error instanceof ReadinessUnknownError)) throw error;
                     return { ...row, ...withLive, ready: "unknown", readinessError: error.message };
@@ -413,14 +431,26 @@ export class ReleaseManager {
         });
     }
 
-    promote(release: string, apply: Apply = false): Promise<OperationPlan> {
-        return this.run({
+    /**
+     * Promotes the candidate. A KServe Standard-mode canary is promoted in two updates when the
+     * stable predictor still serves requests (see ops.promotionStep): with `apply: true` both run
+     * here, the rename only once the drain is applied; with a preview, an approval callback or a
+     * proposal, the call covers the drain and a second promote the rename.
+     */
+    async promote(release: string, apply: Apply = false): Promise<OperationPlan> {
+        const request = {
             operation: "promote",
             release,
             apply,
-            edit: (c) => ops.promote(c, release, this.opOptions),
+            edit: (c: ops.ReleasesConfig) => ops.promote(c, release, this.opOptions),
             promotion: true,
-        });
+        };
+        const recorded = (await this.recordedReleases()) as ops.ReleasesConfig;
+        const drains =
+            Object.hasOwn(recorded, release) && ops.promotionStep(recorded, release, this.opOptions) === "drain";
+        const plan = await this.run(request);
+        if (!drains || apply !== true || !plan.applied) return plan;
+        return this.run(request);
     }
 
     rollback(release: string, apply: Apply = false): Promise<OperationPlan> {
@@ -882,12 +912,14 @@ export class ReleaseManager {
                 trafficAfter,
                 applied: false,
             });
-        const { resolved, kind } = this.resolve(before, release);
-        const candidates = resolved.strategy === "kserve-canary" ? resolved.versions : resolved.versions.slice(1);
+        const { resolved } = this.resolve(before, release);
+        const knativeCanary = resolved.strategy === "kserve-canary" && !isStandardCanary(resolved);
+        const candidates = knativeCanary ? resolved.versions : resolved.versions.slice(1);
         for (const v of candidates) {
             let ready: boolean;
             try {
-                ready = await (await this.readiness())(kind, resolved.namespace, v.name);
+                const workload = workloadOf(resolved, v.name);
+                ready = await (await this.readiness())(workload.kind, resolved.namespace, workload.name);
             } catch (error) {
                 if (!(error instanceof ReadinessUnknownError)) throw error;
                 throw refuse(`${error.message}; a promotion needs the candidate to be Ready`);

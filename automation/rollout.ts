@@ -125,17 +125,18 @@ function contextOf(resolved: ResolvedRelease, release: string): Context {
     }
     const strategy = resolved.strategy;
     const versions = resolved.versions;
-    if (strategy === "kserve-canary") {
+    if (strategy === "kserve-canary" && resolved.environment === "kserve") {
         return { rollout, resolved, candidate: versions[0].name, primary: versions[0].name, gated: false };
     }
-    if (!["blue-green", "canary", "mirror"].includes(strategy) || versions.length !== 2) {
+    if (!["blue-green", "canary", "mirror", "kserve-canary"].includes(strategy) || versions.length !== 2) {
         throw new RolloutRefusedError(
             `${at} is ${strategy} with ${versions.length} version(s): a rollout needs a primary and one candidate (blue-green, canary or mirror) or a kserve-canary release; add the candidate first`,
         );
     }
-    const gated = strategy !== "blue-green";
+    // kserve-canary in Standard mode: the stable predictor and one spec.canary entry, stepped.
+    const gated = strategy !== "blue-green" && strategy !== "kserve-canary";
     if (!gated && rollout.steps.length === 0) {
-        throw new RolloutRefusedError(`${at}.rollout.steps is not set: a blue-green rollout needs steps`);
+        throw new RolloutRefusedError(`${at}.rollout.steps is not set: a ${strategy} rollout needs steps`);
     }
     return { rollout, resolved, candidate: versions[1].name, primary: versions[0].name, gated };
 }

@@ -248,7 +248,17 @@ export function httpRouteRules(
         case "none":
             return deliver(primary, []);
         case "kserve-canary":
-            return [];
+            // Standard mode (KServe v0.20 spec.canary): every predictor serves the model under the
+            // app's name, so one weighted rule needs no rewrite. Knative's canary routes itself.
+            return release.environment === "kserve-raw"
+                ? [
+                      plainRule(
+                          [],
+                          release.versions.map((version, i) => ({ version, weight: percents[i] })),
+                          targetOf,
+                      ),
+                  ]
+                : [];
     }
 }
 

@@ -5,7 +5,14 @@
  */
 import { BackendTarget, httpRouteRules, parentRefs } from "./gatewayApi";
 import { HttpMatch, SplitGateway } from "./types";
-import { BRANCH_HEADER, ResolvedRelease, ResolvedVersion, constrains } from "./validate";
+import {
+    BRANCH_HEADER,
+    ResolvedRelease,
+    ResolvedVersion,
+    constrains,
+    isStandardCanary,
+    predictorServiceName,
+} from "./validate";
 import { toPercentages } from "./weights";
 
 /** What an object is for; the component wires dependencies by role. */
@@ -158,6 +165,15 @@ export function planTraffic(release: ResolvedRelease): TrafficRow[] {
     const [primary] = release.versions;
     switch (release.strategy) {
         case "kserve-canary": {
+            if (isStandardCanary(release)) {
+                // KServe v0.20 spec.canary: each canary has its percent, the stable one the rest.
+                const canaries = release.versions.slice(1).reduce((sum, v) => sum + (v.trafficPercent ?? 0), 0);
+                return release.versions.map((v, i) =>
+                    i === 0
+                        ? { version: v.name, role: "primary", percent: 100 - canaries }
+                        : { version: v.name, role: "candidate", percent: v.trafficPercent ?? 0 },
+                );
+            }
             const latest = release.canaryTrafficPercent ?? 100;
             const rows: TrafficRow[] = [
                 { version: primary.name, role: "candidate", percent: latest, revision: "latest" },
@@ -212,22 +228,7 @@ function inferenceService(release: ResolvedRelease, v: ResolvedVersion): Planned
     if (release.strategy === "kserve-canary" && release.tagRouting) {
         annotations["serving.kserve.io/enable-tag-routing"] = "true";
     }
-    let spec: Record<string, unknown>;
-    if (v.inferenceServiceSpec) {
-        spec = clone(v.inferenceServiceSpec);
-    } else {
-        const model: Record<string, unknown> = { modelFormat: clone(v.modelFormat) };
-        if (v.runtime) model.runtime = v.runtime;
-        if (v.protocolVersion) model.protocolVersion = v.protocolVersion;
-        model.storageUri = v.storageUri;
-        if (v.image) model.image = v.image;
-        if (v.args) model.args = [...v.args];
-        const predictor: Record<string, unknown> = { model };
-        if (release.storageCredentials) {
-            predictor.serviceAccountName = credentialsName(release);
-        }
-        spec = { predictor };
-    }
+    const spec = inferenceServiceSpecOf(release, v);
     if (release.strategy === "kserve-canary" && release.canaryTrafficPercent !== undefined) {
         const predictor = spec.predictor as Record<string, unknown>;
         spec.predictor = { canaryTrafficPercent: release.canaryTrafficPercent, ...predictor };
@@ -241,6 +242,66 @@ function inferenceService(release: ResolvedRelease, v: ResolvedVersion): Planned
             apiVersion: "serving.kserve.io/v1beta1",
             kind: "InferenceService",
             metadata: meta(release, v.name, v.labels, annotations),
+            spec,
+        },
+    };
+}
+
+/** A version's InferenceService spec: its full spec as given, or a predictor built from its model. */
+function inferenceServiceSpecOf(release: ResolvedRelease, v: ResolvedVersion): Record<string, unknown> {
+    if (v.inferenceServiceSpec) {
+        return clone(v.inferenceServiceSpec);
+    }
+    const model: Record<string, unknown> = { modelFormat: clone(v.modelFormat) };
+    if (v.runtime) model.runtime = v.runtime;
+    if (v.protocolVersion) model.protocolVersion = v.protocolVersion;
+    model.storageUri = v.storageUri;
+    if (v.image) model.image = v.image;
+    if (v.args) model.args = [...v.args];
+    const predictor: Record<string, unknown> = { model };
+    if (release.storageCredentials) {
+        predictor.serviceAccountName = credentialsName(release);
+    }
+    return { predictor };
+}
+
+/**
+ * kserve-canary in Standard mode: the app's one InferenceService (KServe v0.20). The first version
+ * is the stable predictor, named so that a promotion (the canary becomes the first version) only
+ * renames it to the canary's name: KServe then keeps the canary's Deployment as the stable one,
+ * without a restart, and deletes the old one. Each later version is a `spec.canary` entry.
+ * The update waits for Ready (the stable predictor) and for every canary that gets traffic: the
+ * Ready condition leaves canaries out, and a canary at 0% has no replicas, so is never ready.
+ */
+function standardCanaryInferenceService(release: ResolvedRelease, traffic: TrafficRow[]): PlannedObject {
+    const [stable, ...canaries] = release.versions;
+    const gates = [
+        "condition=Ready",
+        ...canaries
+            .filter((c) => traffic[c.index].percent > 0)
+            .map((c) => `jsonpath={.status.canaryStatuses[?(@.name=="${c.name}")].ready}=true`),
+    ];
+    const annotations = dict(stable.annotations, {
+        "serving.kserve.io/deploymentMode": MODE_NAMES.current["kserve-raw"],
+        [WAIT_FOR]: gates.length === 1 ? gates[0] : JSON.stringify(gates),
+        [TIMEOUT]: String(release.timeoutSeconds),
+    });
+    const spec = inferenceServiceSpecOf(release, stable);
+    spec.predictor = { name: stable.name, ...(spec.predictor as Record<string, unknown>) };
+    if (canaries.length > 0) {
+        spec.canary = canaries.map((c) => ({
+            predictor: { name: c.name, ...(inferenceServiceSpecOf(release, c).predictor as Record<string, unknown>) },
+            trafficPercent: traffic[c.index].percent,
+        }));
+    }
+    return {
+        id: `InferenceService/${release.name}`,
+        dependsOn: [],
+        role: "workload",
+        manifest: {
+            apiVersion: "serving.kserve.io/v1beta1",
+            kind: "InferenceService",
+            metadata: meta(release, release.name, dict(release.labels, stable.labels), annotations),
             spec,
         },
     };
@@ -363,7 +424,8 @@ function weightConfig(release: ResolvedRelease, v: ResolvedVersion, row: Traffic
     if (row.weight !== undefined) traffic[WEIGHT_ANNOTATIONS.weight] = String(row.weight);
     if (row.mirrorPercent !== undefined) traffic[WEIGHT_ANNOTATIONS.mirrorPercent] = String(row.mirrorPercent);
     const data = { version: v.name };
-    const name = `${v.name}-weight-config`;
+    // Standard-mode canary versions are named within the app (v1, v2): the app prefixes them.
+    const name = `${isStandardCanary(release) ? `${release.name}-` : ""}${v.name}-weight-config`;
     return {
         id: `ConfigMap/${name}`,
         dependsOn: [],
@@ -453,7 +515,7 @@ function entryObject(release: ResolvedRelease): PlannedObject {
 type Route = Record<string, unknown>;
 
 function predictorHost(release: ResolvedRelease, v: ResolvedVersion): string {
-    return `${v.name}-predictor.${release.namespace}.svc.cluster.local`;
+    return `${predictorServiceName(release.name, release.strategy, v)}.${release.namespace}.svc.cluster.local`;
 }
 
 /** The split gateway; validation sets it wherever the plan needs it (Knative, or a configured one). */
@@ -505,7 +567,10 @@ function destinationOf(release: ResolvedRelease, v: ResolvedVersion): Route {
  */
 function terminalRoutes(release: ResolvedRelease, v: ResolvedVersion, matches: HttpMatch[]): Route[] {
     const destination = { ...destinationOf(release, v), weight: 100 };
-    if (release.environment === "kserve" || release.environment === "kserve-raw") {
+    // A Standard-mode canary serves the model under the app's own name (one InferenceService).
+    const rewritten =
+        release.environment === "kserve" || (release.environment === "kserve-raw" && !isStandardCanary(release));
+    if (rewritten) {
         const modelPath = `^/(v1|v2)/models/${release.name}([:/].*)?$`;
         const pathMatches =
             matches.length > 0
@@ -601,8 +666,19 @@ function httpRoutes(release: ResolvedRelease, traffic: TrafficRow[]): { http: Ro
             };
             return { http: [...branches, split], twoHop: true };
         }
-        case "kserve-canary":
-            return { http: [], twoHop: false };
+        case "kserve-canary": {
+            if (!isStandardCanary(release)) return { http: [], twoHop: false };
+            // One hop: every predictor serves the model under the app's name, nothing to rewrite.
+            const served = release.versions.filter((_, i) => traffic[i].percent > 0);
+            if (served.length === 1) {
+                return { http: terminalRoutes(release, served[0], []), twoHop: false };
+            }
+            const route: Route = {
+                name: release.name,
+                route: served.map((v) => ({ ...destinationOf(release, v), weight: traffic[v.index].percent })),
+            };
+            return { http: [route], twoHop: false };
+        }
     }
 }
 
@@ -639,7 +715,7 @@ function virtualService(release: ResolvedRelease, traffic: TrafficRow[]): Planne
 function backendTargetOf(release: ResolvedRelease, v: ResolvedVersion): BackendTarget {
     return release.environment === "deployment"
         ? { name: v.name, port: servicePort(v) }
-        : { name: `${v.name}-predictor`, port: 80 };
+        : { name: predictorServiceName(release.name, release.strategy, v), port: 80 };
 }
 
 function httpRoute(release: ResolvedRelease, traffic: TrafficRow[]): PlannedObject {
@@ -689,16 +765,22 @@ const WAITS_FOR: Record<ObjectRole, ObjectRole[]> = {
 export function planRelease(release: ResolvedRelease): ReleasePlan {
     const traffic = planTraffic(release);
     const objects: PlannedObject[] = [...credentialObjects(release)];
-    for (const v of release.versions) {
-        objects.push(...(isKServe(release) ? [inferenceService(release, v)] : deploymentObjects(release, v)));
+    const standardCanary = isStandardCanary(release);
+    if (standardCanary) {
+        objects.push(standardCanaryInferenceService(release, traffic));
+    } else {
+        for (const v of release.versions) {
+            objects.push(...(isKServe(release) ? [inferenceService(release, v)] : deploymentObjects(release, v)));
+        }
     }
-    const nativeCanary = release.strategy === "kserve-canary";
+    // Knative's canary is routed by KServe (Knative revisions); every other strategy by the release.
+    const nativeCanary = release.strategy === "kserve-canary" && !standardCanary;
     if (!nativeCanary) {
         objects.push(entryObject(release));
         objects.push(
             release.backend === "gateway-api" ? httpRoute(release, traffic) : virtualService(release, traffic),
         );
-        if (release.strategy === "blue-green" || release.strategy === "mirror") {
+        if (release.strategy === "blue-green" || release.strategy === "mirror" || standardCanary) {
             release.versions.forEach((v, i) => objects.push(weightConfig(release, v, traffic[i])));
         }
     }

@@ -31,7 +31,10 @@ export const Strategy = {
     Canary: "canary",
     /** The primary answers; a share of its requests is copied to the candidates. */
     Mirror: "mirror",
-    /** KServe's own canary (`canaryTrafficPercent`, Knative revisions). */
+    /**
+     * KServe's own canary: `canaryTrafficPercent` over Knative revisions (environment `kserve`), or
+     * KServe v0.20's `spec.canary` predictors of one InferenceService (environment `kserve-raw`).
+     */
     KserveCanary: "kserve-canary",
 } as const;
 export type Strategy = (typeof Strategy)[keyof typeof Strategy];
@@ -156,7 +159,8 @@ export interface ModelFormat {
 /** One version of the model (or application). */
 export interface VersionArgs {
     /**
-     * Object name; default `<app>-<index>` (for `kserve-canary`, the app name). At most 63
+     * Object name; default `<app>-<index>` (for `kserve-canary` in Knative mode, the app name; in
+     * Standard mode it is the predictor name, required: `<app>-<name>-predictor`). At most 63
      * characters here; validation allows fewer where KServe derives longer names from it
      * (`kserve` 47, `kserve-raw` 53: validate/tables.ts MAX_VERSION_NAME), a bound that depends on
      * the environment and so stays in code.
@@ -215,6 +219,16 @@ export interface VersionArgs {
      * @minItems 1
      */
     match?: HttpMatch[];
+    /**
+     * kserve-canary in Standard mode (`kserve-raw`): this canary's percent of the app's requests
+     * (KServe v0.20 `spec.canary[].trafficPercent`); the first version, the stable predictor, takes
+     * the rest. Required on every later version. 0 pins the canary: no traffic, and KServe scales
+     * it to zero replicas.
+     * @asType integer
+     * @minimum 0
+     * @maximum 100
+     */
+    trafficPercent?: number;
     /**
      * Percentage of the primary's requests mirrored to this candidate (mirror); default 100.
      * @asType integer
@@ -510,13 +524,13 @@ export interface ReleaseFields {
      */
     versions: VersionArgs[];
     /**
-     * kserve-canary: percent of traffic for the latest revision; omit to promote.
+     * kserve-canary in Knative mode: percent of traffic for the latest revision; omit to promote.
      * @asType integer
      * @minimum 0
      * @maximum 100
      */
     canaryTrafficPercent?: number;
-    /** kserve-canary: add `latest`/`prev` tag routes (`serving.kserve.io/enable-tag-routing`). */
+    /** kserve-canary in Knative mode: add `latest`/`prev` tag routes (`serving.kserve.io/enable-tag-routing`). */
     tagRouting?: boolean;
     /** Deployment mode names to write; default `current`. */
     deploymentModeNames?: DeploymentModeNames;

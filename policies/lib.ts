@@ -164,9 +164,8 @@ export function predictorOf(props: Json): Json {
     return isObject(spec.predictor) ? spec.predictor : {};
 }
 
-/** Every storageUri an InferenceService predictor names. */
-export function storageUrisOf(props: Json): string[] {
-    const predictor = predictorOf(props);
+/** Every storageUri one predictor spec (the stable's or a canary's) names. */
+export function storageUrisIn(predictor: Json): string[] {
     const uris: string[] = [];
     for (const value of Object.values(predictor)) {
         if (isObject(value) && typeof value.storageUri === "string") {
@@ -180,9 +179,20 @@ export function isPercent(value: unknown): value is number {
     return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 100;
 }
 
-/** Whether a host is one KServe owns for an InferenceService in a namespace. */
-export function kserveOwnedHosts(isvc: string, namespace: string): string[] {
-    const names = [isvc, `${isvc}-predictor`];
+/**
+ * The cluster-local hosts KServe owns for an InferenceService: `<isvc>-predictor` and its other
+ * predictor Services (`<isvc>-<name>-predictor` of a named stable predictor and of each canary,
+ * KServe v0.20) and, outside Standard mode, `<isvc>` itself (Knative mode's ExternalName
+ * Service). In Standard mode KServe creates no Service named `<isvc>` (its Ingress or HTTPRoute
+ * hosts are in the ingress domain), so the app's own entry Service may take that name.
+ */
+export function kserveOwnedHosts(props: Json): string[] {
+    const meta = metadataOf(props);
+    const isvc = meta.name ?? "";
+    const namespace = meta.namespace ?? "default";
+    const services = predictorServicesOf(props).map((s) => s.service);
+    const top = deploymentMode(props) === "Standard" ? [] : [isvc];
+    const names = [...new Set([...top, `${isvc}-predictor`, ...services])];
     return names.flatMap((n) => [`${n}.${namespace}`, `${n}.${namespace}.svc`, `${n}.${namespace}.svc.cluster.local`]);
 }
 
@@ -191,6 +201,12 @@ export interface Workload {
     kind: "InferenceService" | "Service";
     namespace: string;
     name: string;
+    /**
+     * The Service the destination names when it names a predictor Service (`<x>-predictor`);
+     * `name` is then `<x>`, which is the InferenceService unless `<x>` is `<isvc>-<predictor name>`
+     * (KServe v0.20 named predictors and canaries: see predictorServiceIndex).
+     */
+    service?: string;
 }
 
 /** Where a destination sends requests: a version object, another pass through this VS, or unknown. */
@@ -210,7 +226,7 @@ function fromServiceHost(host: string, namespace: string): Workload | undefined 
     if (!parsed) return undefined;
     const predictor = /^(.*)-predictor$/.exec(parsed.name);
     return predictor
-        ? { kind: "InferenceService", namespace: parsed.namespace, name: predictor[1] }
+        ? { kind: "InferenceService", namespace: parsed.namespace, name: predictor[1], service: parsed.name }
         : { kind: "Service", namespace: parsed.namespace, name: parsed.name };
 }
 
@@ -424,7 +440,7 @@ export function backendWorkload(ref: BackendRef, routeNamespace: string): Worklo
     const namespace = ref.namespace ?? routeNamespace;
     const predictor = /^(.*)-predictor$/.exec(ref.name);
     return predictor
-        ? { kind: "InferenceService", namespace, name: predictor[1] }
+        ? { kind: "InferenceService", namespace, name: predictor[1], service: ref.name }
         : { kind: "Service", namespace, name: ref.name };
 }
 
@@ -535,4 +551,176 @@ export function httpRouteVersionsNamed(props: Json): Set<string> {
         }
     }
     return names;
+}
+
+// --- KServe v0.20 canaries (spec.canary, Standard mode) and readiness gates -------------------
+
+/** Pattern KServe v0.20 requires of a canary's predictor.name (a DNS-1035 label). */
+export const PREDICTOR_NAME_PATTERN = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+/** Longest Service or Deployment name Kubernetes accepts (a DNS label). */
+export const MAX_NAME_LENGTH = 63;
+/** The minReplicas KServe gives a predictor that sets none. */
+export const DEFAULT_MIN_REPLICAS = 1;
+
+/** One entry of an InferenceService's spec.canary, as written. */
+export interface Canary {
+    index: number;
+    /** The entry's predictor (empty when it has none). */
+    predictor: Json;
+    /** Whether the entry has a predictor object at all. */
+    hasPredictor: boolean;
+    /** predictor.name, as written (KServe v0.20 requires a string matching PREDICTOR_NAME_PATTERN). */
+    name: unknown;
+    trafficPercent: unknown;
+}
+
+/** The raw spec.canary of an InferenceService's props (undefined when absent). */
+export function canaryListOf(props: Json): unknown {
+    const spec = isObject(props.spec) ? props.spec : {};
+    return spec.canary;
+}
+
+/** The entries of spec.canary (empty when absent or not a list). */
+export function canariesOf(props: Json): Canary[] {
+    const list = canaryListOf(props);
+    if (!Array.isArray(list)) return [];
+    return list.map((entry: unknown, index) => {
+        const e = isObject(entry) ? entry : {};
+        const predictor = isObject(e.predictor) ? e.predictor : {};
+        return {
+            index,
+            predictor,
+            hasPredictor: isObject(e.predictor),
+            name: predictor.name,
+            trafficPercent: e.trafficPercent,
+        };
+    });
+}
+
+/** How a canary is named in messages: `canary "v2"`, or `canary #1` when it has no usable name. */
+export function canaryLabel(c: Canary): string {
+    return typeof c.name === "string" && c.name !== "" ? `canary "${c.name}"` : `canary #${c.index}`;
+}
+
+/** The stable predictor's name (spec.predictor.name) when it sets one. */
+export function stableNameOf(props: Json): string | undefined {
+    const name = predictorOf(props).name;
+    return typeof name === "string" && name !== "" ? name : undefined;
+}
+
+/**
+ * The name KServe gives a predictor's Deployment and Service: `<isvc>-<name>-predictor` for a
+ * named predictor (a canary, or a stable that sets predictor.name), else `<isvc>-predictor`.
+ */
+export function predictorServiceName(isvc: string, name?: string): string {
+    return name === undefined ? `${isvc}-predictor` : `${isvc}-${name}-predictor`;
+}
+
+/** A predictor Service KServe creates for an InferenceService. */
+export interface PredictorService {
+    namespace: string;
+    isvc: string;
+    service: string;
+    /** The canary's name; undefined for the stable predictor. */
+    canary?: string;
+    /** The InferenceService's deployment mode (normalized), undefined when unknown. */
+    mode: ReturnType<typeof deploymentMode>;
+}
+
+/** The predictor Services of one InferenceService: the stable's, then each named canary's. */
+export function predictorServicesOf(props: Json): PredictorService[] {
+    const meta = metadataOf(props);
+    if (!meta.name) return [];
+    const base = { namespace: meta.namespace ?? "default", isvc: meta.name, mode: deploymentMode(props) };
+    const services: PredictorService[] = [{ ...base, service: predictorServiceName(meta.name, stableNameOf(props)) }];
+    for (const c of canariesOf(props)) {
+        if (typeof c.name !== "string" || c.name === "") continue;
+        services.push({ ...base, service: predictorServiceName(meta.name, c.name), canary: c.name });
+    }
+    return services;
+}
+
+/** The predictor Services of every InferenceService of a stack, by `<namespace>/<service>`. */
+export function predictorServiceIndex(resources: { type: string; props: Json }[]): Map<string, PredictorService> {
+    const index = new Map<string, PredictorService>();
+    for (const r of resources) {
+        if (r.type !== INFERENCE_SERVICE_TYPE) continue;
+        for (const s of predictorServicesOf(r.props)) {
+            const key = keyOf(s.namespace, s.service);
+            if (!index.has(key)) index.set(key, s);
+        }
+    }
+    return index;
+}
+
+/** The predictor a workload reaches when it names a predictor Service one of the stack's InferenceServices has. */
+export function workloadPredictor(index: Map<string, PredictorService>, w: Workload): PredictorService | undefined {
+    return w.kind === "InferenceService" && w.service !== undefined
+        ? index.get(keyOf(w.namespace, w.service))
+        : undefined;
+}
+
+/**
+ * Why `<namespace>/<service>` (a `...-predictor` name) is none of the stack's predictor Services,
+ * when an InferenceService of the stack explains it: `<isvc>-predictor` of an InferenceService
+ * whose stable predictor is named, or `<isvc>-<name>-predictor` of one without predictor or
+ * canary `<name>`. Undefined when no InferenceService of the stack matches the name.
+ */
+export function predictorServiceHint(
+    resources: { type: string; props: Json }[],
+    namespace: string,
+    service: string,
+): string | undefined {
+    const base = /^(.*)-predictor$/.exec(service)?.[1];
+    if (base === undefined) return undefined;
+    const isvcs = resources
+        .filter((r) => r.type === INFERENCE_SERVICE_TYPE && (metadataOf(r.props).namespace ?? "default") === namespace)
+        .map((r) => ({ name: metadataOf(r.props).name ?? "", props: r.props }))
+        .filter((i) => i.name !== "");
+    const same = isvcs.find((i) => i.name === base);
+    const stable = same ? stableNameOf(same.props) : undefined;
+    if (same && stable !== undefined) {
+        return `InferenceService ${namespace}/${base} names its predictor "${stable}", so KServe serves it as Service ${predictorServiceName(base, stable)}, not ${service}`;
+    }
+    const owner = isvcs.filter((i) => base.startsWith(`${i.name}-`)).sort((a, b) => b.name.length - a.name.length)[0];
+    if (owner === undefined) return undefined;
+    const served = predictorServicesOf(owner.props).map((s) => s.service);
+    return `InferenceService ${namespace}/${owner.name} has no predictor or canary named "${base.slice(owner.name.length + 1)}" (it serves ${served.join(", ")})`;
+}
+
+/**
+ * The expressions of a `pulumi.com/waitFor` annotation, as the provider reads it: a JSON array of
+ * strings (all must hold), else the whole value as one expression. Empty when absent.
+ */
+export function waitForExpressions(annotations: Record<string, string> | undefined): string[] {
+    const value = annotations?.[WAIT_FOR];
+    if (typeof value !== "string" || value === "") return [];
+    try {
+        const parsed: unknown = JSON.parse(value);
+        if (Array.isArray(parsed) && parsed.every((e) => typeof e === "string")) return parsed as string[];
+    } catch {
+        // Not JSON: one expression.
+    }
+    return [value];
+}
+
+/** Whether waitFor expressions wait for the Ready condition (`condition=Ready[=True]`, case-insensitive as kubectl). */
+export function waitsForReady(expressions: string[]): boolean {
+    return expressions.some((e) => /^condition=ready(=true)?$/i.test(e));
+}
+
+/** The waitFor expression that holds once canary `name` is ready (InferenceService status.canaryStatuses). */
+export function canaryReadyExpression(name: string): string {
+    return `jsonpath={.status.canaryStatuses[?(@.name=="${name}")].ready}=true`;
+}
+
+const CANARY_READY =
+    /^jsonpath=\{\s*\$?\.status\.canaryStatuses\[\s*\?\s*\(?\s*@\.name\s*==\s*(["'])([^"']*)\1\s*\)?\s*\]\.ready\s*\}=true$/;
+
+/** The canaries whose readiness waitFor expressions wait for (canaryReadyExpression, either quote). */
+export function canariesWaitedFor(expressions: string[]): string[] {
+    return expressions.flatMap((e) => {
+        const m = CANARY_READY.exec(e);
+        return m ? [m[2]] : [];
+    });
 }

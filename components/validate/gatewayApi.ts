@@ -39,7 +39,8 @@ export function gatewayApiRules(checker: Checker, context: GatewayApiContext): v
         }
         return;
     }
-    if (strategy === "kserve-canary") return; // KServe routes; routing settings are refused elsewhere.
+    // Knative's canary is routed by KServe; routing settings are refused elsewhere.
+    if (strategy === "kserve-canary" && environment === "kserve") return;
     if (environment === "kserve") {
         checker.add(
             backendPath,
@@ -122,6 +123,7 @@ function standardModeSplit(checker: Checker, context: GatewayApiContext): void {
 /** How many HTTPRoute rules the release renders. */
 function ruleCount(context: GatewayApiContext): number {
     const candidates = context.strategy === "canary" ? context.versions.slice(1) : [];
+    if (context.strategy === "kserve-canary") return 1;
     if (context.environment === "kserve-raw") {
         return modelRuleCount(0) + candidates.reduce((sum, c) => sum + modelRuleCount(c.match.length), 0);
     }

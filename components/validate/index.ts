@@ -21,10 +21,10 @@ export {
 export { constrains } from "./fields";
 export { formatIssue, ReleaseConfigError } from "./issues";
 export type { ConfigIssue } from "./issues";
-export { validateRelease } from "./release";
+export { predictorServiceName, validateRelease } from "./release";
 export type { ResolvedRelease, ValidateOptions } from "./release";
 export { validateReleases } from "./releases";
 export { DEFAULT_WEBHOOK_TIMEOUT, SECRET_PLACEHOLDER } from "./analysis";
 export { DEFAULT_ROLLOUT_INTERVAL, GATED_STRATEGIES, STEPPED_STRATEGIES } from "./rollout";
-export { KSERVE_STORAGE_SCHEMES, MODELMESH_STORAGE_SCHEMES } from "./tables";
+export { isStandardCanary, KSERVE_STORAGE_SCHEMES, MODELMESH_STORAGE_SCHEMES } from "./tables";
 export type { ResolvedVersion } from "./version";

@@ -17,7 +17,14 @@ import { gatewayApiRules } from "./gatewayApi";
 import { ConfigIssue, show } from "./issues";
 import { rolloutOf } from "./rollout";
 import { readinessOf, routingOf, storageCredentialsOf } from "./sections";
-import { RELEASE_NO_EFFECT, ROUTING_NO_EFFECT, STRATEGY_ENVIRONMENTS, noEffectKeys, wrongStrategy } from "./tables";
+import {
+    RELEASE_NO_EFFECT,
+    ROUTING_NO_EFFECT,
+    STRATEGY_ENVIRONMENTS,
+    isStandardCanary,
+    noEffectKeys,
+    wrongStrategy,
+} from "./tables";
 import { ReleaseContext, ResolvedVersion, servedShares, versionOf } from "./version";
 import { rangeOf, settingsOf } from "./settings";
 
@@ -81,13 +88,13 @@ function noEffectOnRelease(
         refuse(key, row.why, row.fix);
     }
     if (!isObject(raw.routing)) return;
-    if (strategy === "kserve-canary") {
+    if (strategy === "kserve-canary" && environment === "kserve") {
         // KServe owns the routing: no VirtualService, entry Service or ServiceEntry is created.
         refuse(
             "routing",
             "KServe routes its own canary, no VirtualService is created",
             "remove routing, or use strategy blue-green or canary to route with Istio",
-            "strategy kserve-canary",
+            "strategy kserve-canary in Knative mode",
         );
         return;
     }
@@ -108,6 +115,29 @@ function strategyRules(
         const wrong = raw[field] === undefined ? undefined : wrongStrategy(field, strategy);
         if (wrong !== undefined) checker.add(`${path}.${field}`, wrong.problem, wrong.fix);
     }
+    if (isStandardCanary({ strategy, environment })) {
+        // Standard mode has no revisions: each canary is a predictor of its own with its percent.
+        const knativeOnly = {
+            canaryTrafficPercent: "set each canary's share with versions[i].trafficPercent (KServe v0.20 spec.canary)",
+            tagRouting: "remove it; Standard mode has no Knative tags, reach a canary through its predictor Service",
+        };
+        for (const field of ["canaryTrafficPercent", "tagRouting"] as const) {
+            if (raw[field] !== undefined) {
+                checker.add(
+                    `${path}.${field}`,
+                    "only applies to kserve-canary in Knative mode (environment kserve)",
+                    knativeOnly[field],
+                );
+            }
+        }
+        if (raw.deploymentModeNames === "legacy") {
+            checker.add(
+                `${path}.deploymentModeNames`,
+                "is legacy, which writes deploymentMode RawDeployment, and KServe v0.20's webhook accepts spec.canary only with deploymentMode Standard",
+                "remove it (spec.canary needs KServe >= 0.20, which reads the current names)",
+            );
+        }
+    }
     const needs = strategy === undefined ? undefined : STRATEGY_ENVIRONMENTS[strategy];
     if (needs !== undefined && environment !== undefined && !needs.environments.includes(environment)) {
         checker.add(`${path}.strategy`, needs.problem(environment), needs.fix);
@@ -123,9 +153,9 @@ function versionListRules(
     path: string,
     versions: readonly ResolvedVersion[],
     configured: number,
-    release: { name?: string; strategy?: Strategy },
+    release: { name?: string; strategy?: Strategy; environment?: Environment },
 ): void {
-    const { name: appName, strategy } = release;
+    const { name: appName, strategy, environment } = release;
     const firstIndexOfName = new Map<string, number>();
     for (const version of versions) {
         const first = firstIndexOfName.get(version.name);
@@ -160,12 +190,23 @@ function versionListRules(
             configured < 2 ? "add the candidate to mirror to" : "keep one candidate",
         );
     }
-    if (strategy === "kserve-canary" && configured !== 1) {
+    if (strategy === "kserve-canary" && environment === "kserve" && configured !== 1) {
         checker.add(
             `${path}.versions`,
             `has ${configured} versions, but kserve-canary uses one InferenceService whose previous revision KServe keeps`,
             "keep one version: its new spec is the canary, canaryTrafficPercent sets its share",
         );
+    }
+    if (isStandardCanary({ strategy, environment })) {
+        const canaries = versions.slice(1).filter((v) => v.trafficPercent !== undefined);
+        const sum = canaries.reduce((total, v) => total + (v.trafficPercent ?? 0), 0);
+        if (sum > 100) {
+            checker.add(
+                `${path}.versions[*].trafficPercent`,
+                `sum to ${sum} (${canaries.map((v) => `${v.name} ${v.trafficPercent}%`).join(" + ")}), and the canaries can take at most 100% (KServe refuses more)`,
+                "lower the canaries' trafficPercent so they sum to 100 or less",
+            );
+        }
     }
     const allWeighted = versions.length === configured && versions.every((version) => version.weight !== undefined);
     if (strategy === "blue-green" && allWeighted && versions.every((version) => version.weight === 0)) {
@@ -298,7 +339,7 @@ export function validateRelease(
             const resolved = versionOf(checker, { path: `${path}.versions[${index}]`, index, raw: version }, context);
             if (resolved !== undefined) versions.push(resolved);
         });
-        versionListRules(checker, path, versions, raw.versions.length, { name, strategy });
+        versionListRules(checker, path, versions, raw.versions.length, { name, strategy, environment });
     }
 
     if (environment !== undefined && strategy !== undefined) {
@@ -354,7 +395,9 @@ export function validateRelease(
         backend: routing.backend,
         mesh: routing.mesh,
         gateways: [...new Set(routing.gateways)],
-        entryTarget: routing.entryTarget ?? defaultEntryTarget(environment, splitGateway, namespace, versions[0].name),
+        entryTarget:
+            routing.entryTarget ??
+            defaultEntryTarget(environment, splitGateway, namespace, predictorServiceName(name, strategy, versions[0])),
         modelMesh: {
             service: routing.modelMesh.service,
             namespace: routing.modelMesh.namespace ?? namespace,
@@ -381,16 +424,25 @@ function defaultEntryTarget(
     environment: Environment,
     splitGateway: SplitGateway | undefined,
     namespace: string,
-    primary: string,
+    primaryPredictor: string,
 ): string {
     switch (environment) {
         case "kserve-raw":
-            return splitGateway?.service ?? `${primary}-predictor.${namespace}.svc.cluster.local`;
+            return splitGateway?.service ?? `${primaryPredictor}.${namespace}.svc.cluster.local`;
         case "deployment":
             return DEFAULT_DEPLOYMENT_ENTRY_TARGET;
         default:
             return (splitGateway ?? DEFAULT_KNATIVE_GATEWAY).service;
     }
+}
+
+/**
+ * The Service KServe's Standard mode creates for a version's predictor: `<isvc>-predictor` for an
+ * InferenceService of its own, `<app>-<version>-predictor` for a predictor of the app's
+ * InferenceService (kserve-canary, KServe v0.20 `PredictorServiceName`).
+ */
+export function predictorServiceName(app: string, strategy: Strategy, version: { name: string }): string {
+    return strategy === "kserve-canary" ? `${app}-${version.name}-predictor` : `${version.name}-predictor`;
 }
 
 /**

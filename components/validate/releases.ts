@@ -5,6 +5,7 @@
 import { RESERVED_KEYS, isObject, isReservedKey } from "./checker";
 import { ConfigIssue, ReleaseConfigError, show } from "./issues";
 import { ResolvedRelease, validateRelease } from "./release";
+import { isStandardCanary } from "./tables";
 
 /** Two releases must not claim the same app host or object names. */
 function clashes(releases: readonly ResolvedRelease[], path: string): ConfigIssue[] {
@@ -22,8 +23,12 @@ function clashes(releases: readonly ResolvedRelease[], path: string): ConfigIssu
             });
         }
         appOwners.set(host, release.key);
+        // A Standard-mode canary's versions are predictors of one InferenceService named after the
+        // app: KServe names their objects <app>-<version>-predictor, as a version named
+        // <app>-<version> of another release would be.
+        const standardCanary = isStandardCanary(release);
         for (const version of release.versions) {
-            const id = `${release.namespace}/${version.name}`;
+            const id = `${release.namespace}/${standardCanary ? `${release.name}-${version.name}` : version.name}`;
             const owner = objectOwners.get(id);
             if (owner !== undefined && owner !== release.key) {
                 issues.push({
@@ -41,7 +46,8 @@ function clashes(releases: readonly ResolvedRelease[], path: string): ConfigIssu
                 (other) =>
                     other.namespace === release.namespace &&
                     other.name === version.name &&
-                    other.strategy !== "kserve-canary" &&
+                    (other.strategy !== "kserve-canary" || isStandardCanary(other)) &&
+                    !isStandardCanary(release) &&
                     other !== release,
             );
             if (clash) {

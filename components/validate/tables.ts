@@ -201,6 +201,11 @@ export const STORAGE_SCHEMES: Readonly<Partial<Record<Environment, readonly stri
     "kserve-modelmesh": MODELMESH_STORAGE_SCHEMES,
 };
 
+/** Whether a release runs KServe v0.20's Standard-mode canary (`spec.canary`) rather than Knative's. */
+export function isStandardCanary(release: { strategy?: Strategy; environment?: Environment }): boolean {
+    return release.strategy === "kserve-canary" && release.environment === "kserve-raw";
+}
+
 /**
  * Longest version name per environment. Knative names revisions `<isvc>-predictor-00001` and
  * Standard mode names the Deployment `<isvc>-predictor`; both must fit in a 63-character label.
@@ -219,9 +224,10 @@ export const STRATEGY_ENVIRONMENTS: Readonly<
     >
 > = {
     "kserve-canary": {
-        environments: ["kserve"],
-        problem: (environment) => `kserve-canary needs environment kserve (Knative mode), got ${environment}`,
-        fix: "KServe reads canaryTrafficPercent only in Knative mode; use strategy canary or blue-green",
+        environments: ["kserve", "kserve-raw"],
+        problem: (environment) =>
+            `kserve-canary needs environment kserve (Knative revisions) or kserve-raw (Standard mode, KServe v0.20 spec.canary), got ${environment}`,
+        fix: "KServe has no canary of its own for this environment; use strategy canary or blue-green",
     },
     mirror: {
         environments: ["deployment"],
@@ -290,6 +296,15 @@ export const STRATEGY_FIELDS = {
         onPrimary: {
             problem: "cannot be set on the primary (the first version); it receives all unmatched requests",
             fix: "move match to a candidate",
+        },
+    },
+    trafficPercent: {
+        strategy: "kserve-canary",
+        level: "version",
+        fix: () => "remove it, or set strategy: kserve-canary with environment kserve-raw",
+        onPrimary: {
+            problem: "cannot be set on the stable predictor (the first version); it serves what the canaries leave",
+            fix: "move trafficPercent to a canary (a later version)",
         },
     },
     mirrorPercent: {

@@ -18,6 +18,7 @@ import {
     STRATEGY_FIELDS,
     StrategyField,
     VERSION_NO_EFFECT,
+    isStandardCanary,
     noEffectKeys,
     wrongStrategy,
 } from "./tables";
@@ -44,6 +45,8 @@ export interface ResolvedVersion {
     match: HttpMatch[];
     /** Mirrored percentage (mirror candidates). */
     mirrorPercent?: number;
+    /** kserve-canary in Standard mode: a canary's percent (KServe v0.20 `spec.canary[].trafficPercent`). */
+    trafficPercent?: number;
     inferenceServiceSpec?: Record<string, unknown>;
     deploymentSpec?: Record<string, unknown>;
     serviceSpec?: Record<string, unknown>;
@@ -206,11 +209,11 @@ function strategyFieldsOf(
     entry: { path: string; index: number },
     version: Record<string, unknown>,
     release: ReleaseContext,
-): { weight?: number; match: HttpMatch[]; mirrorPercent?: number } {
+): { weight?: number; match: HttpMatch[]; mirrorPercent?: number; trafficPercent?: number } {
     const { path, index } = entry;
     const { environment, strategy } = release;
     const isPrimary = index === 0;
-    const misplaced = (field: "weight" | "match" | "mirrorPercent"): boolean => {
+    const misplaced = (field: "weight" | "match" | "mirrorPercent" | "trafficPercent"): boolean => {
         const wrong = wrongStrategy(field, strategy);
         if (wrong !== undefined) {
             checker.add(`${path}.${field}`, wrong.problem, wrong.fix);
@@ -263,7 +266,64 @@ function strategyFieldsOf(
     } else if (strategy === STRATEGY_FIELDS.mirrorPercent.strategy && !isPrimary) {
         mirrorPercent = 100;
     }
-    return { weight, match, mirrorPercent };
+
+    let trafficPercent: number | undefined;
+    const standardCanary = isStandardCanary(release);
+    if (version.trafficPercent !== undefined) {
+        trafficPercent = checker.integer(
+            `${path}.trafficPercent`,
+            version.trafficPercent,
+            ...rangeOf("VersionArgs", "trafficPercent"),
+            "use a percentage from 0 to 100",
+        );
+        if (!misplaced("trafficPercent") && !standardCanary && strategy === "kserve-canary") {
+            checker.add(
+                `${path}.trafficPercent`,
+                "only applies to kserve-canary in Standard mode (environment kserve-raw)",
+                "in Knative mode set the release's canaryTrafficPercent; its one version is the canary",
+            );
+        }
+    } else if (standardCanary && !isPrimary) {
+        checker.add(
+            `${path}.trafficPercent`,
+            "is required on a canary (KServe v0.20 spec.canary[].trafficPercent)",
+            "set the canary's share, e.g. 10, or 0 to deploy it without traffic",
+        );
+    }
+    return { weight, match, mirrorPercent, trafficPercent };
+}
+
+/**
+ * KServe v0.20 refuses a canary predictor that autoscales or runs workers: canaries use fixed
+ * replicas (inference_service_validation.go validateCanarySpecs). A canary's full spec gives only
+ * its predictor: the canary entry has no transformer or explainer of its own.
+ */
+const CANARY_PREDICTOR_REFUSED = ["maxReplicas", "scaleTarget", "scaleMetric", "autoScaling", "workerSpec"];
+
+function standardCanarySpecRules(checker: Checker, path: string, spec: Record<string, unknown>): void {
+    for (const key of Object.keys(spec).filter((k) => k !== "predictor")) {
+        checker.add(
+            `${path}.inferenceServiceSpec.${key}`,
+            "has no effect on a canary: KServe v0.20 spec.canary entries hold a predictor only",
+            "remove it; a canary shares the stable version's transformer and explainer",
+        );
+    }
+    const predictor = spec.predictor;
+    if (!isObject(predictor)) return;
+    for (const key of CANARY_PREDICTOR_REFUSED.filter((k) => predictor[k] !== undefined)) {
+        checker.add(
+            `${path}.inferenceServiceSpec.predictor.${key}`,
+            "is refused by KServe on a canary predictor: canaries run fixed replicas",
+            "remove it (the canary's replicas follow its trafficPercent, or set minReplicas)",
+        );
+    }
+    if (predictor.name !== undefined) {
+        checker.add(
+            `${path}.inferenceServiceSpec.predictor.name`,
+            "is set from the version's name",
+            "remove it and set the version's name instead",
+        );
+    }
 }
 
 /**
@@ -282,7 +342,20 @@ export function versionOf(checker: Checker, entry: VersionEntry, release: Releas
 
     // kserve-canary keeps one InferenceService named after the app; other strategies number them.
     const defaultName = strategy === "kserve-canary" ? release.appName : `${release.appName}-${index}`;
-    const maxNameLength = environment ? MAX_VERSION_NAME[environment] : 63;
+    const standardCanary = isStandardCanary(release);
+    // Standard-mode canary versions are predictors of the app's InferenceService: <app>-<name>-predictor.
+    const maxNameLength = standardCanary
+        ? 63 - `${release.appName}--predictor`.length
+        : environment
+          ? MAX_VERSION_NAME[environment]
+          : 63;
+    if (standardCanary && version.name === undefined) {
+        checker.add(
+            `${path}.name`,
+            "is required with kserve-canary in Standard mode: KServe names each predictor <app>-<name>-predictor, and a promotion renames the stable predictor to the canary's name",
+            'name the version, e.g. "v1"',
+        );
+    }
     const name =
         version.name === undefined
             ? defaultName
@@ -294,7 +367,7 @@ export function versionOf(checker: Checker, entry: VersionEntry, release: Releas
                   maxNameLength,
                   "a DNS-1035 label (lower-case letters, digits and '-', starting with a letter)",
               );
-    if (version.name === undefined && defaultName.length > maxNameLength) {
+    if (version.name === undefined && !standardCanary && defaultName.length > maxNameLength) {
         checker.add(
             `${path}.name`,
             `defaults to ${show(defaultName)}, longer than the ${maxNameLength} characters ${environment} allows`,
@@ -360,7 +433,27 @@ export function versionOf(checker: Checker, entry: VersionEntry, release: Releas
     if (environment !== undefined) {
         noEffectOnVersion(checker, path, version, environment);
     }
-    const { weight, match, mirrorPercent } = strategyFieldsOf(checker, entry, version, release);
+    if (standardCanary && specs.inferenceServiceSpec !== undefined) {
+        if (index > 0) standardCanarySpecRules(checker, path, specs.inferenceServiceSpec);
+        else if (
+            isObject(specs.inferenceServiceSpec.predictor) &&
+            specs.inferenceServiceSpec.predictor.name !== undefined
+        ) {
+            checker.add(
+                `${path}.inferenceServiceSpec.predictor.name`,
+                "is set from the version's name",
+                "remove it and set the version's name instead",
+            );
+        }
+        if (index === 0 && specs.inferenceServiceSpec.canary !== undefined) {
+            checker.add(
+                `${path}.inferenceServiceSpec.canary`,
+                "is written from the later versions",
+                "remove it and list each canary as a version with its trafficPercent",
+            );
+        }
+    }
+    const { weight, match, mirrorPercent, trafficPercent } = strategyFieldsOf(checker, entry, version, release);
 
     if (name === undefined) {
         return undefined;
@@ -374,6 +467,7 @@ export function versionOf(checker: Checker, entry: VersionEntry, release: Releas
     if (args !== undefined) resolved.args = args;
     if (weight !== undefined) resolved.weight = weight;
     if (mirrorPercent !== undefined && index > 0) resolved.mirrorPercent = mirrorPercent;
+    if (trafficPercent !== undefined && index > 0) resolved.trafficPercent = trafficPercent;
     if (specs.inferenceServiceSpec !== undefined) resolved.inferenceServiceSpec = specs.inferenceServiceSpec;
     if (specs.deploymentSpec !== undefined) resolved.deploymentSpec = specs.deploymentSpec;
     if (specs.serviceSpec !== undefined) resolved.serviceSpec = specs.serviceSpec;

@@ -7,6 +7,9 @@ import { httpRouteMirrorPercent } from "./httpRouteMirrorPercent";
 import { httpRouteMirrorTarget } from "./httpRouteMirrorTarget";
 import { httpRouteWeightRange } from "./httpRouteWeightRange";
 import { httpRouteWeightSum } from "./httpRouteWeightSum";
+import { isvcCanaryNames } from "./isvcCanaryNames";
+import { isvcCanaryPercent } from "./isvcCanaryPercent";
+import { isvcCanarySpec } from "./isvcCanarySpec";
 import { isvcCanaryTrafficPercent } from "./isvcCanaryTrafficPercent";
 import { isvcDeploymentMode } from "./isvcDeploymentMode";
 import { isvcReadinessGate } from "./isvcReadinessGate";
@@ -35,6 +38,9 @@ export {
     httpRouteMirrorTarget,
     httpRouteWeightRange,
     httpRouteWeightSum,
+    isvcCanaryNames,
+    isvcCanaryPercent,
+    isvcCanarySpec,
     isvcCanaryTrafficPercent,
     isvcDeploymentMode,
     isvcReadinessGate,
@@ -76,6 +82,9 @@ export const allPolicies: Policies = [
     httpRouteMirrorTarget,
     httpRouteDefaultRule,
     isvcCanaryTrafficPercent,
+    isvcCanaryPercent,
+    isvcCanaryNames,
+    isvcCanarySpec,
     isvcDeploymentMode,
     isvcStorageUri,
     isvcReadinessGate,

@@ -1,6 +1,14 @@
 import { ResourceValidationPolicy } from "@pulumi/policy";
 
-import { INFERENCE_SERVICE_TYPE, deploymentMode, objectName, storageUrisOf } from "../lib";
+import {
+    INFERENCE_SERVICE_TYPE,
+    canariesOf,
+    canaryLabel,
+    deploymentMode,
+    objectName,
+    predictorOf,
+    storageUrisIn,
+} from "../lib";
 
 /** Schemes KServe's storage initializer loads (components/validate/tables.ts has the same list: tests/policies/sharedData.spec.ts). */
 export const KSERVE_SCHEMES = [
@@ -21,7 +29,7 @@ export const KSERVE_SCHEMES = [
 /** Schemes ModelMesh loads. */
 export const MODELMESH_SCHEMES = ["s3", "gs", "pvc", "http", "https"];
 
-/** The storageUri scheme is one the InferenceService's mode can load. */
+/** The storageUri scheme of the predictor, and of every spec.canary predictor, is one the InferenceService's mode can load. */
 export const isvcStorageUri: ResourceValidationPolicy = {
     name: "isvc-storage-uri",
     description:
@@ -31,12 +39,18 @@ export const isvcStorageUri: ResourceValidationPolicy = {
         if (args.type !== INFERENCE_SERVICE_TYPE) return;
         const modelMesh = deploymentMode(args.props) === "ModelMesh";
         const allowed = modelMesh ? MODELMESH_SCHEMES : KSERVE_SCHEMES;
-        for (const uri of storageUrisOf(args.props)) {
-            const scheme = /^([a-z][a-z0-9+.-]*):\/\//.exec(uri)?.[1];
-            if (scheme === undefined || !allowed.includes(scheme)) {
-                reportViolation(
-                    `InferenceService ${objectName(args.props, args.name)} loads ${JSON.stringify(uri)}, which ${modelMesh ? "ModelMesh" : "KServe"} cannot load; use ${allowed.map((s) => `${s}://`).join(", ")}.`,
-                );
+        const predictors = [
+            { who: "", predictor: predictorOf(args.props) },
+            ...canariesOf(args.props).map((c) => ({ who: ` ${canaryLabel(c)}`, predictor: c.predictor })),
+        ];
+        for (const { who, predictor } of predictors) {
+            for (const uri of storageUrisIn(predictor)) {
+                const scheme = /^([a-z][a-z0-9+.-]*):\/\//.exec(uri)?.[1];
+                if (scheme === undefined || !allowed.includes(scheme)) {
+                    reportViolation(
+                        `InferenceService ${objectName(args.props, args.name)}${who} loads ${JSON.stringify(uri)}, which ${modelMesh ? "ModelMesh" : "KServe"} cannot load; use ${allowed.map((s) => `${s}://`).join(", ")}.`,
+                    );
+                }
             }
         }
     },

@@ -7,6 +7,8 @@ import {
     backendRefLabel,
     backendRefsOf,
     backendVersion,
+    canariesOf,
+    canaryLabel,
     effectiveWeight,
     gatewayRuleLabel,
     gatewayRules,
@@ -27,8 +29,9 @@ export interface MaxCandidatePercentConfig {
  * Guard rail: a candidate gets at most `maxPercent` of the traffic (default 100: off), whatever
  * the strategy expresses it with: a weighted destination of any http, tcp or tls route after the
  * first, a backendRef of an HTTPRoute rule after the first (its share of the rule's total weight,
- * an omitted weight counting as Gateway API's default of 1), a weight ConfigMap's recorded percent, or an InferenceService's `canaryTrafficPercent`
- * (KServe's own canary: the latest revision is the candidate). Mirrored traffic is not counted:
+ * an omitted weight counting as Gateway API's default of 1), a weight ConfigMap's recorded percent, an InferenceService's `canaryTrafficPercent`
+ * (KServe's own canary: the latest revision is the candidate), or the `trafficPercent` of each
+ * entry of its `spec.canary` (KServe v0.20, Standard mode). Mirrored traffic is not counted:
  * the candidate's answers to mirrored requests are discarded, so no client is served by it. A
  * resource rule, so it refuses the object before it is sent to the cluster even without a preview.
  */
@@ -75,6 +78,13 @@ export const maxCandidatePercent: ResourceValidationPolicy = {
                 reportViolation(
                     `InferenceService ${name} gives its latest revision (the candidate) canaryTrafficPercent ${percent}, above the maximum of ${maxPercent}%; raise it in smaller steps.`,
                 );
+            }
+            for (const c of canariesOf(args.props)) {
+                if (typeof c.trafficPercent === "number" && c.trafficPercent > maxPercent) {
+                    reportViolation(
+                        `InferenceService ${name} gives ${canaryLabel(c)} (a candidate) trafficPercent ${c.trafficPercent}, above the maximum of ${maxPercent}%; raise it in smaller steps.`,
+                    );
+                }
             }
         }
         const record = weightRecordOf(args.type, args.props);

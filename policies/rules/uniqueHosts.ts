@@ -14,18 +14,20 @@ import {
 /**
  * No two VirtualServices claim one host (mesh-bound duplicates conflict, Istio IST0109), no
  * HTTPRoute claims a hostname another HTTPRoute or a VirtualService claims (the two would merge or
- * race for the same requests), and none claims a host KServe creates for an InferenceService.
+ * race for the same requests), and none claims a host KServe creates for an InferenceService: its
+ * predictor Services (including `<isvc>-<name>-predictor` of named predictors and canaries, KServe
+ * v0.20) and, outside Standard mode, `<isvc>` (see kserveOwnedHosts).
  */
 export const uniqueHosts: StackValidationPolicy = {
     name: "unique-hosts",
     description:
-        "VirtualService hosts and HTTPRoute hostnames are unique in the stack and never a host KServe owns (<isvc>.<ns>, <isvc>-predictor.<ns>).",
+        "VirtualService hosts and HTTPRoute hostnames are unique in the stack and never a host KServe owns (<isvc>-predictor.<ns>, <isvc>-<name>-predictor.<ns>, and <isvc>.<ns> outside Standard mode).",
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
         const owned = new Map<string, string>();
         for (const r of args.resources.filter((x) => x.type === INFERENCE_SERVICE_TYPE)) {
             const meta = metadataOf(r.props);
-            for (const host of kserveOwnedHosts(meta.name ?? "", meta.namespace ?? "default")) {
+            for (const host of kserveOwnedHosts(r.props)) {
                 owned.set(host, `${meta.namespace ?? "default"}/${meta.name}`);
             }
         }

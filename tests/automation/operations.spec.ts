@@ -7,6 +7,7 @@ import {
     candidatePercent,
     percentages,
     promote,
+    promotionStep,
     remove,
     rollback,
     rolloutAbort,
@@ -16,7 +17,14 @@ import {
     validated,
 } from "../../automation/operations";
 import { ReleaseConfigError } from "../../components/validate";
-import { modelVersion, sklearnIris, wisdom, wisdomModelMesh } from "../components/fixtures";
+import {
+    canaryVersion,
+    modelVersion,
+    sklearnIris,
+    standardCanary,
+    wisdom,
+    wisdomModelMesh,
+} from "../components/fixtures";
 
 const seed000 = (): ReleasesConfig => ({ wisdom: wisdom([modelVersion("v0")]) });
 
@@ -326,5 +334,59 @@ describe("rollout steps and rollback on config", () => {
         assert.equal(c.wisdom.strategy, "canary");
         assert.deepEqual(c.wisdom.versions[1].match, [{ headers: { [INSPECT_HEADER]: { exact: "wisdom" } } }]);
         assert.deepEqual(percentages(c, "wisdom"), [100, 0]);
+    });
+});
+
+describe("release operations on a KServe v0.20 Standard-mode canary", () => {
+    const stable = (): ReleasesConfig => ({ wisdom: standardCanary([canaryVersion("v1")]) });
+    const names = (config: ReleasesConfig) =>
+        config.wisdom.versions.map((v) => `${v.name}${v.trafficPercent === undefined ? "" : ` ${v.trafficPercent}%`}`);
+
+    it("adds a canary without traffic, steps it within the limit, and refuses a bigger move", () => {
+        let config = addCandidate(stable(), "wisdom", canaryVersion("v2"));
+        assert.deepEqual(names(config), ["v1", "v2 0%"]);
+        assert.equal(candidatePercent(config, "wisdom"), 0);
+        config = rolloutStep(config, "wisdom", 10);
+        assert.deepEqual(names(config), ["v1", "v2 10%"]);
+        assert.deepEqual(percentages(config, "wisdom"), [90, 10]);
+        refused(() => rolloutStep(config, "wisdom", 60), "releases.wisdom.versions[0]", /would move 50 points/);
+    });
+
+    it("promotes in two steps: drain the stable predictor, then rename it to the canary", () => {
+        const canary = { wisdom: standardCanary([canaryVersion("v1"), canaryVersion("v2", 10)]) };
+        assert.equal(promotionStep(canary, "wisdom"), "drain");
+        const drained = promote(canary, "wisdom");
+        assert.deepEqual(names(drained), ["v1", "v2 100%"]);
+        assert.deepEqual(percentages(drained, "wisdom"), [0, 100]);
+        assert.equal(promotionStep(drained, "wisdom"), "rename");
+        const promoted = promote(drained, "wisdom");
+        assert.deepEqual(names(promoted), ["v2"]);
+        assert.equal(promoted.wisdom.versions[0].storageUri, canaryVersion("v2").storageUri);
+        assert.equal(promotionStep(promoted, "wisdom"), undefined);
+        refused(() => promote(promoted, "wisdom"), "releases.wisdom.versions", /has no canary to promote/);
+    });
+
+    it("drains into the promoted canary only what the other canaries leave", () => {
+        const config = {
+            wisdom: standardCanary([canaryVersion("v1"), canaryVersion("v2", 10), canaryVersion("v3", 5)]),
+        };
+        assert.deepEqual(names(promote(config, "wisdom")), ["v1", "v2 95%", "v3 5%"]);
+        assert.deepEqual(names(promote(promote(config, "wisdom"), "wisdom")), ["v2", "v3 5%"]);
+    });
+
+    it("rolls back by pinning every canary at 0%, keeping them for a retry (rollback and a rollout's abort)", () => {
+        const config = { wisdom: standardCanary([canaryVersion("v1"), canaryVersion("v2", 40)]) };
+        for (const pinned of [rollback(config, "wisdom"), rolloutAbort(config, "wisdom")]) {
+            assert.deepEqual(names(pinned), ["v1", "v2 0%"]);
+            assert.deepEqual(percentages(pinned, "wisdom"), [100, 0]);
+        }
+        refused(() => rollback(stable(), "wisdom"), "releases.wisdom.versions", /has no canary to roll back/);
+    });
+
+    it("refuses a stepped rollout over several canaries", () => {
+        const config = {
+            wisdom: standardCanary([canaryVersion("v1"), canaryVersion("v2", 10), canaryVersion("v3", 0)]),
+        };
+        refused(() => rolloutStep(config, "wisdom", 20), "releases.wisdom.versions", /stable version and one canary/);
     });
 });

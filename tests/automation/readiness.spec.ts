@@ -9,13 +9,15 @@ import {
     LiveHttpRoute,
     ReadinessUnknownError,
     clusterReadiness,
+    isCanaryReady,
     isReady,
     kubeConfigFor,
     liveRouteWeights,
     readHttpRoute,
     readVirtualService,
 } from "../../automation/readiness";
-import { appVersion, httpbin, manifestOf, plan } from "../components/fixtures";
+import { workloadOf } from "../../automation/releases";
+import { appVersion, canaryVersion, httpbin, manifestOf, plan, resolve, standardCanary } from "../components/fixtures";
 
 /** A kubeconfig document for a server address, with a token and an optional second context. */
 function kubeconfig(server: string): string {
@@ -94,6 +96,37 @@ describe("readiness from the cluster", () => {
         } finally {
             await api.close();
         }
+    });
+
+    it("reads a KServe v0.20 canary predictor's readiness from its InferenceService's canaryStatuses", async () => {
+        const isvc = (generation: number, observed: number, statuses: { name: string; ready: boolean }[]) => ({
+            ...ready(generation, observed),
+            status: { ...ready(generation, observed).status, canaryStatuses: statuses },
+        });
+        assert.equal(isCanaryReady(isvc(2, 2, [{ name: "v2", ready: true }]), "v2"), true);
+        assert.equal(isCanaryReady(isvc(2, 2, [{ name: "v2", ready: false }]), "v2"), false, "a pinned canary");
+        assert.equal(isCanaryReady(isvc(3, 2, [{ name: "v2", ready: true }]), "v2"), false, "an older generation's");
+        assert.equal(isCanaryReady(isvc(2, 2, [{ name: "v3", ready: true }]), "v2"), false);
+        const api = await fakeApiServer((url) =>
+            url.endsWith("/inferenceservices/wisdom")
+                ? { status: 200, body: isvc(1, 1, [{ name: "v2", ready: true }]) }
+                : { status: 404 },
+        );
+        try {
+            const probe = clusterReadiness(kubeConfigFor({ kubeconfig: kubeconfig(api.url) }));
+            assert.equal(await probe("CanaryPredictor", "models", "wisdom/v2"), true);
+            assert.equal(await probe("CanaryPredictor", "models", "wisdom/v3"), false);
+            assert.equal(await probe("CanaryPredictor", "models", "other/v2"), false);
+            assert.equal(
+                api.seen[0].split(" ")[1],
+                "/apis/serving.kserve.io/v1beta1/namespaces/models/inferenceservices/wisdom",
+            );
+        } finally {
+            await api.close();
+        }
+        const release = resolve(standardCanary([canaryVersion("v1"), canaryVersion("v2", 10)]));
+        assert.deepEqual(workloadOf(release, "v1"), { kind: "InferenceService", name: "wisdom" });
+        assert.deepEqual(workloadOf(release, "v2"), { kind: "CanaryPredictor", name: "wisdom/v2" });
     });
 
     it("an unreachable or refusing cluster is unknown, never Ready, and the reason carries no address", async () => {

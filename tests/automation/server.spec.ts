@@ -1256,6 +1256,7 @@ describe("HTTP service", () => {
                 "runtime",
                 "serviceSpec",
                 "storageUri",
+                "trafficPercent",
                 "weight",
             ]);
             assert.match(version.properties.labels.propertyNames.pattern, /__proto__\|constructor\|prototype/);

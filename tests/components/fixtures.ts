@@ -61,6 +61,24 @@ export function sklearnIris(storageUri: string, extra: Partial<ReleaseArgs> = {}
     };
 }
 
+/**
+ * A version of a KServe Standard-mode canary release: a named predictor, with its trafficPercent
+ * when it is a canary (a later version).
+ */
+export function canaryVersion(name: string, trafficPercent?: number, extra: Partial<VersionArgs> = {}): VersionArgs {
+    return {
+        name,
+        storageUri: `${GS_MODEL}-${name}`,
+        ...(trafficPercent === undefined ? {} : { trafficPercent }),
+        ...extra,
+    };
+}
+
+/** The `wisdom` model released with KServe v0.20's Standard-mode canary (spec.canary). */
+export function standardCanary(versions: VersionArgs[], extra: Partial<ReleaseArgs> = {}): ReleaseArgs {
+    return wisdom(versions, { environment: "kserve-raw", strategy: "kserve-canary", namespace: "models", ...extra });
+}
+
 /** An Istio gateway for the second hop of Standard-mode weighted splits. */
 export const RAW_SPLIT_GATEWAY = {
     gateway: "istio-system/model-split",
@@ -81,6 +99,9 @@ export function releaseFor(environment: Environment, strategy: Strategy): Releas
                 },
             );
         default:
+            if (environment === "kserve-raw" && strategy === "kserve-canary") {
+                return standardCanary([canaryVersion("v1"), canaryVersion("v2", 10)]);
+            }
             return wisdom(strategy === "kserve-canary" ? [modelVersion("v0")] : two((i) => modelVersion(`v${i}`)), {
                 environment,
                 strategy,

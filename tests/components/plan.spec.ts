@@ -7,6 +7,7 @@ import {
     Destination,
     GS_MODEL,
     appVersion,
+    canaryVersion,
     httpbin,
     issuesOf,
     manifestOf,
@@ -15,6 +16,7 @@ import {
     releaseFor,
     resolve,
     sklearnIris,
+    standardCanary,
     trafficOf,
     vsSpec,
     wisdom,
@@ -161,6 +163,17 @@ describe("planRelease: environment x strategy", () => {
                 "ConfigMap/wisdom-1-weight-config",
             ],
         ],
+        [
+            "kserve-raw",
+            "kserve-canary",
+            [
+                "InferenceService/wisdom",
+                "Service/wisdom",
+                "VirtualService/wisdom",
+                "ConfigMap/wisdom-v1-weight-config",
+                "ConfigMap/wisdom-v2-weight-config",
+            ],
+        ],
     ];
     for (const [environment, strategy, ids] of valid) {
         it(`${environment} / ${strategy}: creates exactly ${ids.length} objects`, () => {
@@ -185,7 +198,6 @@ describe("planRelease: environment x strategy", () => {
     const invalid: [Environment, Strategy][] = [
         ["kserve", "mirror"],
         ["kserve-raw", "mirror"],
-        ["kserve-raw", "kserve-canary"],
         ["kserve-modelmesh", "mirror"],
         ["kserve-modelmesh", "kserve-canary"],
         ["deployment", "kserve-canary"],
@@ -716,6 +728,109 @@ describe("planRelease: KServe native canary", () => {
             ],
             "true",
         );
+    });
+});
+
+describe("planRelease: KServe v0.20 Standard-mode canary (spec.canary)", () => {
+    const canary = (percent = 10) => plan(standardCanary([canaryVersion("v1"), canaryVersion("v2", percent)]));
+    type Predictor = { name: string; model: { storageUri: string } };
+    const isvcSpec = (p: ReturnType<typeof plan>) =>
+        manifestOf(p, "InferenceService/wisdom").spec as {
+            predictor: Predictor;
+            canary?: { predictor: Predictor; trafficPercent: number }[];
+        };
+
+    it("writes one InferenceService named after the app: the stable predictor named, each canary with its percent", () => {
+        const p = canary();
+        const spec = isvcSpec(p);
+        assert.equal(spec.predictor.name, "v1");
+        assert.equal(spec.predictor.model.storageUri, `${GS_MODEL}-v1`);
+        assert.deepEqual(
+            spec.canary?.map((c) => [c.predictor.name, c.predictor.model.storageUri, c.trafficPercent]),
+            [["v2", `${GS_MODEL}-v2`, 10]],
+        );
+        const annotations = manifestOf(p, "InferenceService/wisdom").metadata.annotations ?? {};
+        // KServe v0.20's webhook accepts spec.canary only under the current name of the mode.
+        assert.equal(annotations["serving.kserve.io/deploymentMode"], "Standard");
+        assert.deepEqual(
+            p.traffic.map((r) => [r.version, r.role, r.percent]),
+            [
+                ["v1", "primary", 90],
+                ["v2", "candidate", 10],
+            ],
+        );
+    });
+
+    it("waits for Ready and for each canary that gets traffic (Ready leaves canaries out; a 0% canary has no replicas)", () => {
+        const gates = (p: ReturnType<typeof plan>) =>
+            manifestOf(p, "InferenceService/wisdom").metadata.annotations?.["pulumi.com/waitFor"];
+        assert.deepEqual(JSON.parse(gates(canary(10)) ?? "[]"), [
+            "condition=Ready",
+            'jsonpath={.status.canaryStatuses[?(@.name=="v2")].ready}=true',
+        ]);
+        assert.equal(gates(canary(0)), "condition=Ready");
+        assert.equal(gates(plan(standardCanary([canaryVersion("v1")]))), "condition=Ready");
+        assert.equal(isvcSpec(plan(standardCanary([canaryVersion("v1")]))).canary, undefined);
+    });
+
+    it("splits in one hop to the predictor Services <app>-<version>-predictor, with no model path rewrite", () => {
+        const p = canary(25);
+        const { http, gateways } = vsSpec(p);
+        assert.deepEqual(gateways, ["mesh"]);
+        assert.equal(http.length, 1);
+        assert.equal(http[0].rewrite, undefined);
+        assert.deepEqual(
+            http[0].route.map((d) => [d.destination.host, d.weight, d.headers?.response?.set?.["app-version"]]),
+            [
+                ["wisdom-v1-predictor.models.svc.cluster.local", 75, "v1"],
+                ["wisdom-v2-predictor.models.svc.cluster.local", 25, "v2"],
+            ],
+        );
+        const entry = manifestOf(p, "Service/wisdom").spec as { externalName: string };
+        assert.equal(entry.externalName, "wisdom-v1-predictor.models.svc.cluster.local");
+    });
+
+    it("routes a pinned canary (0%) nothing, and a canary at 100% everything", () => {
+        const hostsOf = (p: ReturnType<typeof plan>) =>
+            vsSpec(p).http.flatMap((r) => r.route.map((d) => `${d.destination.host.split(".")[0]} ${d.weight}`));
+        assert.deepEqual(hostsOf(canary(0)), ["wisdom-v1-predictor 100"]);
+        assert.deepEqual(hostsOf(canary(100)), ["wisdom-v2-predictor 100"]);
+    });
+
+    it("writes the split as one weighted HTTPRoute rule on the Gateway API back-end", () => {
+        const p = plan(
+            standardCanary([canaryVersion("v1"), canaryVersion("v2", 30)], { routing: { backend: "gateway-api" } }),
+        );
+        const rules = (manifestOf(p, "HTTPRoute/wisdom").spec as { rules: Record<string, unknown>[] }).rules;
+        assert.equal(rules.length, 1);
+        assert.equal(rules[0].filters, undefined, "no URLRewrite");
+        assert.deepEqual(
+            (rules[0].backendRefs as { name: string; weight: number }[]).map((b) => [b.name, b.weight]),
+            [
+                ["wisdom-v1-predictor", 70],
+                ["wisdom-v2-predictor", 30],
+            ],
+        );
+    });
+
+    it("records each version's share in a weight ConfigMap prefixed with the app (versions are named within it)", () => {
+        const p = canary(10);
+        const annotations = manifestOf(p, "ConfigMap/wisdom-v2-weight-config").metadata.annotations ?? {};
+        assert.equal(annotations["model-release.dev/percent"], "10");
+        assert.equal(annotations["model-release.dev/role"], "candidate");
+        const routing = p.objects.find((o) => o.id === "VirtualService/wisdom");
+        assert.deepEqual(routing?.dependsOn, ["InferenceService/wisdom", "Service/wisdom"]);
+    });
+
+    it("takes a canary's full spec as its predictor only", () => {
+        const predictor = { minReplicas: 1, model: { modelFormat: { name: "sklearn" }, storageUri: GS_MODEL } };
+        const p = plan(
+            standardCanary([
+                canaryVersion("v1"),
+                { name: "v2", trafficPercent: 5, inferenceServiceSpec: { predictor } },
+            ]),
+        );
+        assert.deepEqual(isvcSpec(p).canary?.[0], { predictor: { name: "v2", ...predictor }, trafficPercent: 5 });
     });
 });
 

@@ -5,11 +5,13 @@ import {
     GS_MODEL,
     S3_MODEL,
     appVersion,
+    canaryVersion,
     httpbin,
     issuesOf,
     modelVersion,
     resolve,
     sklearnIris,
+    standardCanary,
     wisdom,
     wisdomModelMesh,
 } from "./fixtures";
@@ -265,8 +267,8 @@ const badInputs: BadInput[] = [
         problem: /from 0 to 100, got 150/,
     },
     {
-        title: "kserve-canary outside Knative mode",
-        args: sklearnIris(GS_MODEL, { environment: "kserve-raw" }),
+        title: "kserve-canary outside Knative and Standard mode",
+        args: sklearnIris(GS_MODEL, { environment: "kserve-modelmesh" }),
         path: "releases.wisdom.strategy",
         problem: /kserve-canary needs environment kserve/,
     },
@@ -724,6 +726,145 @@ describe("validateRelease", () => {
         assert.deepEqual(
             r.versions.map((v) => v.name),
             ["wisdom-stable", "wisdom-next"],
+        );
+    });
+});
+
+describe("validateRelease: KServe v0.20 Standard-mode canary (spec.canary)", () => {
+    const stable = canaryVersion("v1");
+    const bad: BadInput[] = [
+        {
+            title: "an unnamed version (the predictor name drives <app>-<name>-predictor)",
+            args: standardCanary([stable, { storageUri: GS_MODEL, trafficPercent: 10 }]),
+            path: "releases.wisdom.versions[1].name",
+            problem: /is required with kserve-canary in Standard mode/,
+        },
+        {
+            title: "a canary without trafficPercent",
+            args: standardCanary([stable, canaryVersion("v2")]),
+            path: "releases.wisdom.versions[1].trafficPercent",
+            problem: /is required on a canary/,
+        },
+        {
+            title: "trafficPercent on the stable predictor",
+            args: standardCanary([canaryVersion("v1", 10), canaryVersion("v2", 10)]),
+            path: "releases.wisdom.versions[0].trafficPercent",
+            problem: /cannot be set on the stable predictor/,
+        },
+        {
+            title: "canaries over 100%",
+            args: standardCanary([stable, canaryVersion("v2", 60), canaryVersion("v3", 50)]),
+            path: "releases.wisdom.versions[*].trafficPercent",
+            problem: /sum to 110 \(v2 60% \+ v3 50%\)/,
+        },
+        {
+            title: "a trafficPercent over 100",
+            args: standardCanary([stable, canaryVersion("v2", 101)]),
+            path: "releases.wisdom.versions[1].trafficPercent",
+            problem: /from 0 to 100/,
+        },
+        {
+            title: "the Knative canaryTrafficPercent in Standard mode",
+            args: standardCanary([stable, canaryVersion("v2", 10)], { canaryTrafficPercent: 10 }),
+            path: "releases.wisdom.canaryTrafficPercent",
+            problem: /only applies to kserve-canary in Knative mode/,
+        },
+        {
+            title: "tag routing in Standard mode",
+            args: standardCanary([stable], { tagRouting: true }),
+            path: "releases.wisdom.tagRouting",
+            problem: /only applies to kserve-canary in Knative mode/,
+        },
+        {
+            title: "legacy mode names (RawDeployment, which v0.20 refuses with spec.canary)",
+            args: standardCanary([stable], { deploymentModeNames: "legacy" }),
+            path: "releases.wisdom.deploymentModeNames",
+            problem: /accepts spec.canary only with deploymentMode Standard/,
+        },
+        {
+            title: "a name too long for <app>-<name>-predictor",
+            args: standardCanary([canaryVersion("v".repeat(47))]),
+            path: "releases.wisdom.versions[0].name",
+            problem: /at most 46/,
+        },
+        {
+            title: "an autoscaling canary predictor",
+            args: standardCanary([
+                stable,
+                {
+                    name: "v2",
+                    trafficPercent: 10,
+                    inferenceServiceSpec: { predictor: { maxReplicas: 3, model: { storageUri: GS_MODEL } } },
+                },
+            ]),
+            path: "releases.wisdom.versions[1].inferenceServiceSpec.predictor.maxReplicas",
+            problem: /canaries run fixed replicas/,
+        },
+        {
+            title: "a transformer on a canary",
+            args: standardCanary([
+                stable,
+                {
+                    name: "v2",
+                    trafficPercent: 10,
+                    inferenceServiceSpec: { predictor: { model: { storageUri: GS_MODEL } }, transformer: {} },
+                },
+            ]),
+            path: "releases.wisdom.versions[1].inferenceServiceSpec.transformer",
+            problem: /hold a predictor only/,
+        },
+        {
+            title: "trafficPercent with Knative's canary",
+            args: sklearnIris(GS_MODEL, { versions: [{ storageUri: GS_MODEL, trafficPercent: 10 }] }),
+            path: "releases.wisdom.versions[0].trafficPercent",
+            problem: /only applies to kserve-canary in Standard mode|cannot be set on the stable/,
+        },
+        {
+            title: "trafficPercent with blue-green",
+            args: wisdom([modelVersion("v0"), modelVersion("v1", { trafficPercent: 10 })]),
+            path: "releases.wisdom.versions[1].trafficPercent",
+            problem: /only applies to strategy kserve-canary, not blue-green/,
+        },
+    ];
+    for (const b of bad) {
+        it(`refuses ${b.title}, naming ${b.path}`, () => {
+            const issues = issuesOf(b.args);
+            const hit = issues.find((i) => i.path === b.path && b.problem.test(i.problem));
+            assert.ok(hit, `expected ${b.path} ~ ${b.problem}, got:\n${issues.map(formatIssue).join("\n")}`);
+            assert.ok(hit.fix.length > 0);
+        });
+    }
+
+    it("accepts routing settings (the release routes a Standard-mode canary), a pinned canary and several canaries", () => {
+        resolve(standardCanary([stable, canaryVersion("v2", 0)], { routing: { gateways: ["istio-system/public"] } }));
+        resolve(standardCanary([stable, canaryVersion("v2", 60), canaryVersion("v3", 40)]));
+        resolve(standardCanary([stable, canaryVersion("v2", 20)], { routing: { backend: "gateway-api" } }));
+    });
+
+    it("lets two Standard-mode canary apps in one namespace both name their versions v1 and v2", () => {
+        const two = [canaryVersion("v1"), canaryVersion("v2", 10)];
+        const releases = validateReleases(
+            { a: standardCanary(two, { name: "wisdom" }), b: standardCanary(two, { name: "iris" }) },
+            "default",
+        );
+        assert.equal(releases.length, 2);
+    });
+
+    it("refuses a version of another release whose predictor would be <app>-<version>-predictor too", () => {
+        assert.throws(
+            () =>
+                validateReleases(
+                    {
+                        a: standardCanary([canaryVersion("v1")], { name: "wisdom" }),
+                        b: wisdom([modelVersion("v0", { name: "wisdom-v1" })], {
+                            environment: "kserve-raw",
+                            namespace: "models",
+                            name: "other",
+                        }),
+                    },
+                    "default",
+                ),
+            /releases\.b\.versions\[0\]\.name names "wisdom-v1" in namespace "models", already used by release "a"/,
         );
     });
 });

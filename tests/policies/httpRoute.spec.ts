@@ -454,8 +454,17 @@ const invalidStates: { title: string; run: () => Promise<string[]>; expect: RegE
         title: "an HTTPRoute claiming a KServe-owned host",
         run: () =>
             stackViolations(rules.uniqueHosts, [
-                httpRoute([rule([backend("m-predictor", 100)])], { hostnames: ["m.default.svc"] }),
+                httpRoute([rule([backend("m-predictor", 100)])], { hostnames: ["m-predictor.default.svc"] }),
                 inferenceService("m"),
+            ]),
+        expect: /HTTPRoute default\/app claims host m-predictor.default.svc, which KServe owns for InferenceService default\/m/,
+    },
+    {
+        title: "an HTTPRoute claiming the <isvc> host of a Knative-mode InferenceService",
+        run: () =>
+            stackViolations(rules.uniqueHosts, [
+                httpRoute([rule([backend("m-predictor", 100)])], { hostnames: ["m.default.svc"] }),
+                inferenceService("m", { mode: "Knative" }),
             ]),
         expect: /HTTPRoute default\/app claims host m.default.svc, which KServe owns for InferenceService default\/m/,
     },

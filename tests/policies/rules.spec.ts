@@ -155,9 +155,9 @@ before(async function () {
 });
 
 describe("policy pack", () => {
-    it("has 26 uniquely named rules, with levels", () => {
-        assert.equal(allPolicies.length, 26);
-        assert.equal(new Set(allPolicies.map((p) => p.name)).size, 26);
+    it("has 29 uniquely named rules, with levels", () => {
+        assert.equal(allPolicies.length, 29);
+        assert.equal(new Set(allPolicies.map((p) => p.name)).size, 29);
         for (const p of allPolicies) {
             assert.ok(p.enforcementLevel === "mandatory" || p.enforcementLevel === "advisory", p.name);
             assert.ok(p.description.length > 10);
@@ -569,13 +569,22 @@ const invalidStates: { title: string; run: () => Promise<string[]>; expect: RegE
         expect: /both claim host app.default \(Istio conflict IST0109\)/,
     },
     {
-        title: "VirtualService claiming a KServe-owned host",
+        title: "VirtualService claiming a KServe-owned host (Knative mode's <isvc> Service)",
         run: () =>
             stackViolations(rules.uniqueHosts, [
                 virtualService([{ route: [raw("a")] }], "app", "default", ["a.default.svc.cluster.local"]),
-                inferenceService("a", GATED),
+                inferenceService("a", { ...GATED, "serving.kserve.io/deploymentMode": "Knative" }),
             ]),
         expect: /claims host a.default.svc.cluster.local, which KServe owns/,
+    },
+    {
+        title: "VirtualService claiming a KServe-owned host (Standard mode's <isvc>-predictor Service)",
+        run: () =>
+            stackViolations(rules.uniqueHosts, [
+                virtualService([{ route: [raw("a")] }], "app", "default", ["a-predictor.default.svc.cluster.local"]),
+                inferenceService("a", GATED),
+            ]),
+        expect: /claims host a-predictor.default.svc.cluster.local, which KServe owns for InferenceService default\/a/,
     },
     {
         title: "candidate above the configured maximum",
