@@ -87,6 +87,44 @@ describe("e2e: Gateway API back-end, seed 001 and a Standard-mode canary (real e
         await applyStep(stack, {}, { delete: 6 });
     });
 
+    it("migrates a live release from istio to gateway-api and back: previewed, entry updated, no replace", async () => {
+        const web = (backend: string) => ({
+            web: {
+                environment: "deployment",
+                strategy: "blue-green",
+                namespace: NS,
+                routing: { backend },
+                readiness: { deployment: "available", timeoutSeconds: 60 },
+                versions: [
+                    { image: "kennethreitz/httpbin", weight: 80 },
+                    { image: "kennethreitz/httpbin", weight: 20 },
+                ],
+            },
+        });
+        const vsList = `/apis/networking.istio.io/v1/namespaces/${NS}/virtualservices`;
+        const routeList = `/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/httproutes`;
+        const entry = () =>
+            cluster.get<{ spec: { type: string; externalName?: string } }>(`/api/v1/namespaces/${NS}/services/web`);
+        await applyStep(stack, web("istio"), { create: 9 });
+        assert.equal((await entry())?.spec.type, "ExternalName");
+        // The entry Service changes type in place and the HTTPRoute is created before the
+        // VirtualService is deleted (Pulumi deletes last): one of them routes the host throughout.
+        const preview = await applyStep(stack, web("gateway-api"), { create: 1, update: 1, delete: 1 });
+        assert.match(preview.stdout, /\+ +kubernetes:gateway\.networking\.k8s\.io\/v1:HTTPRoute/);
+        assert.match(preview.stdout, /- +kubernetes:networking\.istio\.io\/v1:VirtualService/);
+        assert.equal((await entry())?.spec.type, "ClusterIP");
+        assert.equal((await entry())?.spec.externalName, undefined);
+        assert.deepEqual(await names(cluster, vsList), []);
+        assert.deepEqual(await defaultRule("web"), [
+            ["web-0", 80],
+            ["web-1", 20],
+        ]);
+        await applyStep(stack, web("istio"), { create: 1, update: 1, delete: 1 });
+        assert.equal((await entry())?.spec.type, "ExternalName");
+        assert.deepEqual(await names(cluster, routeList), []);
+        await applyStep(stack, {}, { delete: 9 });
+    });
+
     it("KServe Standard mode: a header canary with per-rule model path rewrites, then promotion in place", async () => {
         const scorer = (versions: Record<string, unknown>[], strategy = "canary") => ({
             scorer: {
