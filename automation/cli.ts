@@ -125,7 +125,8 @@ const COMMAND_SPECS: Record<Command, CommandSpec> = {
     },
     promote: { summary: "Promotes the candidate: it replaces the primary in place.", flags: OPERATION },
     rollback: {
-        summary: "Rolls back: drops the candidates (kserve-canary: pins the previous revision).",
+        summary:
+            "Rolls back: drops the candidates (kserve-canary: pins the previous revision, or each Standard-mode canary at 0%).",
         flags: OPERATION,
     },
     remove: { summary: "Removes the release; its objects are deleted.", flags: OPERATION },

@@ -308,7 +308,7 @@ export function rollback(config: ReleasesConfig, release: string, options: Opera
 }
 
 /**
- * Standard-mode canary rollback: every canary pinned at 0% (KServe scales it to zero), all traffic
+ * Standard-mode canary rollback: every canary pinned at 0% (no traffic), all traffic
  * on the stable predictor, as Knative's rollback pins the previous revision. The canaries stay in
  * the config for a later retry; removing them is a separate edit.
  */

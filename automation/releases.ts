@@ -362,7 +362,7 @@ export class ReleaseManager {
     private async liveTraffic(
         resolved: ResolvedRelease,
     ): Promise<{ live?: Record<string, number>; liveError?: string }> {
-        if (resolved.strategy === "kserve-canary") return {};
+        if (resolved.strategy === "kserve-canary" && !isStandardCanary(resolved)) return {};
         try {
             if (resolved.backend === "gateway-api") {
                 const route = await readHttpRoute(await this.cluster(), resolved.namespace, resolved.name);

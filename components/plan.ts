@@ -265,13 +265,29 @@ function inferenceServiceSpecOf(release: ResolvedRelease, v: ResolvedVersion): R
     return { predictor };
 }
 
+/** KServe's name for the model server container (constants.InferenceServiceContainerName). */
+const KSERVE_CONTAINER = "kserve-container";
+
+/**
+ * A predictor built from a version's model, its container named: the v0.20 CRD requires
+ * `model.name` on canary predictors, and the stable one carries the same name, so that a promoted
+ * canary's merged spec equals the stable spec it becomes (no restart). A full spec is used as given
+ * (validation requires the name there).
+ */
+function namedContainer(v: ResolvedVersion, predictor: unknown): Record<string, unknown> {
+    const copy = { ...(predictor as Record<string, unknown>) };
+    if (!v.inferenceServiceSpec) copy.model = { name: KSERVE_CONTAINER, ...(copy.model as Record<string, unknown>) };
+    return copy;
+}
+
 /**
  * kserve-canary in Standard mode: the app's one InferenceService (KServe v0.20). The first version
  * is the stable predictor, named so that a promotion (the canary becomes the first version) only
  * renames it to the canary's name: KServe then keeps the canary's Deployment as the stable one,
  * without a restart, and deletes the old one. Each later version is a `spec.canary` entry.
  * The update waits for Ready (the stable predictor) and for every canary that gets traffic: the
- * Ready condition leaves canaries out, and a canary at 0% has no replicas, so is never ready.
+ * Ready condition leaves canaries out, and a canary at 0% may have no replicas (autoscalerClass
+ * none), so it is not waited for.
  */
 function standardCanaryInferenceService(release: ResolvedRelease, traffic: TrafficRow[]): PlannedObject {
     const [stable, ...canaries] = release.versions;
@@ -287,10 +303,10 @@ function standardCanaryInferenceService(release: ResolvedRelease, traffic: Traff
         [TIMEOUT]: String(release.timeoutSeconds),
     });
     const spec = inferenceServiceSpecOf(release, stable);
-    spec.predictor = { name: stable.name, ...(spec.predictor as Record<string, unknown>) };
+    spec.predictor = { name: stable.name, ...namedContainer(stable, spec.predictor) };
     if (canaries.length > 0) {
         spec.canary = canaries.map((c) => ({
-            predictor: { name: c.name, ...(inferenceServiceSpecOf(release, c).predictor as Record<string, unknown>) },
+            predictor: { name: c.name, ...namedContainer(c, inferenceServiceSpecOf(release, c).predictor) },
             trafficPercent: traffic[c.index].percent,
         }));
     }

@@ -222,8 +222,8 @@ export interface VersionArgs {
     /**
      * kserve-canary in Standard mode (`kserve-raw`): this canary's percent of the app's requests
      * (KServe v0.20 `spec.canary[].trafficPercent`); the first version, the stable predictor, takes
-     * the rest. Required on every later version. 0 pins the canary: no traffic, and KServe scales
-     * it to zero replicas.
+     * the rest. Required on every later version. 0 pins the canary: deployed, no traffic (with
+     * `serving.kserve.io/autoscalerClass: none` KServe also scales it to zero).
      * @asType integer
      * @minimum 0
      * @maximum 100

@@ -1,29 +1,108 @@
 /**
  * Plays the controllers that a bare kube-apiserver lacks, so that the provider's readiness gates
- * complete as on a real cluster:
- * - KServe: marks InferenceServices Ready for their current generation;
- * - Deployments: reports them Available with their replicas updated;
+ * complete as on a real cluster. Every 200 ms it lists InferenceServices, Deployments, Services
+ * and Endpoints once, and writes only what differs:
+ * - KServe Knative (or Serverless) and ModelMesh modes, and InferenceServices without a
+ *   deploymentMode annotation: marks them Ready (IngressReady, PredictorReady, Ready) for their
+ *   current generation, as before; nothing else.
+ * - KServe Standard mode (`serving.kserve.io/deploymentMode: Standard`, or its legacy name
+ *   `RawDeployment`), following KServe v0.20.0 components/predictor.go (reconcileRawDeployment,
+ *   reconcileCanaryDeployments), with the names, labels and rules of kserveStandard.ts:
+ *   - keeps the stable predictor's Deployment and ClusterIP Service,
+ *     `{isvc}-{spec.predictor.name}-predictor` (or `{isvc}-predictor`), and one pair per
+ *     `spec.canary[i]`, `{isvc}-{canary.predictor.name}-predictor`: labels
+ *     `serving.kserve.io/inferenceservice: <isvc>`, `component: predictor`,
+ *     `app: isvc.<object name>` (the selector), the isvc's and predictor's labels and annotations,
+ *     port 80 -> 8080, a controller ownerReference to the InferenceService, and a placeholder
+ *     container (no kubelet runs); a predictor spec change rolls the Deployment (new generation);
+ *   - replicas as KServe and its autoscaler leave them: a canary gets its predictor's minReplicas,
+ *     else ceil(stable minReplicas (default 1) x trafficPercent / 100); a set stable minReplicas
+ *     is lowered by the canaries' (to at least 1); then autoscaler class `none` keeps the count
+ *     (0 for a 0% canary) while the default `hpa` raises it to at least 1 (see
+ *     kserveStandard.ts deploymentReplicas);
+ *   - deletes the predictor Deployments and Services labeled for the InferenceService whose names
+ *     are no longer expected (a renamed stable predictor: promotion; a removed canary), and, as
+ *     the garbage collector would, every Deployment or Service whose controller InferenceService
+ *     is gone; with a deleted Service goes its Endpoints, as the endpoints controller would;
+ *   - status for the current generation, recomputed every tick (so a canary Deployment's
+ *     availability shows without a new generation): PredictorReady, IngressReady and Ready True
+ *     only once the stable Deployment is Available for its generation with an available replica
+ *     (canaries never count for Ready); `canaryStatuses` [{name, ready: availableReplicas > 0,
+ *     trafficPercent}] and CanaryPredictorReady True (AllCanariesReady) / False
+ *     (CanariesNotReady) when there are canaries, both cleared when there are none. The stable
+ *     rule is stricter than KServe, which copies the Deployment's Available condition whatever
+ *     its generation; the canary rule is KServe's (availableReplicas > 0 alone).
+ *   Not emulated: serving runtimes and the pods built from them, HPAs and other autoscaler
+ *   objects, Ingresses or HTTPRoutes, the `serving.kserve.io/stop` annotation, multi-node
+ *   workers, transformers and explainers, KServe's admission webhooks.
+ * - Deployments: reports them Available for their generation with every replica ready and
+ *   available (availableReplicas = spec.replicas, so 0 for a 0-replica canary).
  * - Endpoints: gives every Service with a selector one ready address.
- * Objects named in `neverReady` (`<namespace>/<name>`) are left alone, to test a version that
- * never becomes Ready.
+ * `neverReady` (`<namespace>/<name>`): a Knative or ModelMesh InferenceService named there is left
+ * alone; a Standard-mode one gets its predictor objects but is never Ready; a Deployment named
+ * there (e.g. a canary predictor, `ns/wisdom-v2-predictor`) is never Available; a Service named
+ * there gets no Endpoints. This tests a version that never becomes Ready.
  */
 import { LocalCluster } from "./cluster";
+import {
+    Deployment,
+    InferenceService,
+    Manifest,
+    ObjectMeta,
+    deploymentDiffers,
+    desiredPredictors,
+    isStandardMode,
+    orphans,
+    ownerGone,
+    serviceDiffers,
+    standardStatus,
+    statusPatch,
+} from "./kserveStandard";
 
-interface Meta {
-    name: string;
-    namespace: string;
-    generation?: number;
-}
 interface Conditioned {
-    metadata: Meta;
+    metadata: ObjectMeta;
     spec?: {
         replicas?: number;
         selector?: Record<string, string>;
         type?: string;
         clusterIP?: string;
+        clusterIPs?: string[];
         ports?: { name?: string; port: number; targetPort?: number | string }[];
+        [field: string]: unknown;
     };
-    status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] };
+    status?: {
+        observedGeneration?: number;
+        availableReplicas?: number;
+        conditions?: { type: string; status: string; reason?: string }[];
+    };
+}
+
+const ISVC_API = "/apis/serving.kserve.io/v1beta1";
+
+/** The objects one tick works on, listed once and kept current with the stub's own writes. */
+class Snapshot {
+    readonly deployments = new Map<string, Conditioned>();
+    readonly services = new Map<string, Conditioned>();
+    readonly endpoints = new Set<string>();
+
+    constructor(deployments: Conditioned[], services: Conditioned[], endpoints: Conditioned[]) {
+        for (const d of deployments) this.deployments.set(Snapshot.key(d.metadata), d);
+        for (const s of services) this.services.set(Snapshot.key(s.metadata), s);
+        for (const e of endpoints) this.endpoints.add(Snapshot.key(e.metadata));
+    }
+
+    static key(m: { namespace: string; name: string }): string {
+        return `${m.namespace}/${m.name}`;
+    }
+
+    /** A namespace's Deployments by name. */
+    deploymentsIn(namespace: string): Map<string, Deployment> {
+        const out = new Map<string, Deployment>();
+        for (const d of this.deployments.values()) {
+            if (d.metadata.namespace === namespace) out.set(d.metadata.name, d as Deployment);
+        }
+        return out;
+    }
 }
 
 export class ControllerStub {
@@ -48,8 +127,21 @@ export class ControllerStub {
         return Boolean(ok) && o.status?.observedGeneration === o.metadata.generation;
     }
 
-    private async patchStatus(path: string, status: Record<string, unknown>): Promise<void> {
-        await this.cluster.request("PATCH", `${path}/status`, { status }, "application/merge-patch+json");
+    /** A request that must succeed; its response body. */
+    private async write<T>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
+        const res = await this.cluster.request<T>(method, path, body, contentType);
+        if (res.status >= 300 && !(method === "DELETE" && res.status === 404)) {
+            throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+        }
+        return res.body;
+    }
+
+    private async patchStatus<T = unknown>(path: string, status: Record<string, unknown>): Promise<T> {
+        return this.write<T>("PATCH", `${path}/status`, { status }, "application/merge-patch+json");
+    }
+
+    private async list(path: string): Promise<Conditioned[]> {
+        return (await this.cluster.get<{ items: Conditioned[] }>(path))?.items ?? [];
     }
 
     private async tick(): Promise<void> {
@@ -57,54 +149,43 @@ export class ControllerStub {
         this.running = true;
         try {
             const now = new Date().toISOString();
-            const isvcs = await this.cluster.get<{ items: Conditioned[] }>(
-                "/apis/serving.kserve.io/v1beta1/inferenceservices",
+            const isvcs = (await this.list(`${ISVC_API}/inferenceservices`)) as unknown as InferenceService[];
+            const snapshot = new Snapshot(
+                await this.list("/apis/apps/v1/deployments"),
+                await this.list("/api/v1/services"),
+                await this.list("/api/v1/endpoints"),
             );
-            for (const o of isvcs?.items ?? []) {
+            await this.collectGarbage(isvcs, snapshot);
+            for (const o of isvcs) {
                 const { name, namespace, generation } = o.metadata;
-                if (this.neverReady.has(`${namespace}/${name}`) || this.isCurrent(o, "Ready")) continue;
+                if (isStandardMode(o)) {
+                    try {
+                        await this.reconcileStandard(o, snapshot, now);
+                    } catch {
+                        // One InferenceService's failure (e.g. a conflict) is retried next tick.
+                    }
+                    continue;
+                }
+                if (this.neverReady.has(`${namespace}/${name}`) || this.isCurrent(o as Conditioned, "Ready")) continue;
                 const condition = (type: string) => ({ type, status: "True", lastTransitionTime: now });
-                await this.patchStatus(
-                    `/apis/serving.kserve.io/v1beta1/namespaces/${namespace}/inferenceservices/${name}`,
+                await this.cluster.request(
+                    "PATCH",
+                    `${ISVC_API}/namespaces/${namespace}/inferenceservices/${name}/status`,
                     {
-                        observedGeneration: generation,
-                        url: `http://${name}.${namespace}.example.com`,
-                        address: { url: `http://${name}.${namespace}.svc.cluster.local` },
-                        conditions: [condition("IngressReady"), condition("PredictorReady"), condition("Ready")],
+                        status: {
+                            observedGeneration: generation,
+                            url: `http://${name}.${namespace}.example.com`,
+                            address: { url: `http://${name}.${namespace}.svc.cluster.local` },
+                            conditions: [condition("IngressReady"), condition("PredictorReady"), condition("Ready")],
+                        },
                     },
+                    "application/merge-patch+json",
                 );
             }
-            const deployments = await this.cluster.get<{ items: Conditioned[] }>("/apis/apps/v1/deployments");
-            for (const o of deployments?.items ?? []) {
-                const { name, namespace, generation } = o.metadata;
-                if (this.neverReady.has(`${namespace}/${name}`) || this.isCurrent(o, "Available")) continue;
-                const replicas = o.spec?.replicas ?? 1;
-                await this.patchStatus(`/apis/apps/v1/namespaces/${namespace}/deployments/${name}`, {
-                    observedGeneration: generation,
-                    replicas,
-                    updatedReplicas: replicas,
-                    readyReplicas: replicas,
-                    availableReplicas: replicas,
-                    conditions: [
-                        {
-                            type: "Available",
-                            status: "True",
-                            reason: "MinimumReplicasAvailable",
-                            lastTransitionTime: now,
-                            lastUpdateTime: now,
-                        },
-                        {
-                            type: "Progressing",
-                            status: "True",
-                            reason: "NewReplicaSetAvailable",
-                            lastTransitionTime: now,
-                            lastUpdateTime: now,
-                        },
-                    ],
-                });
+            for (const o of [...snapshot.deployments.values()]) {
+                await this.markAvailable(o, snapshot, now);
             }
-            const services = await this.cluster.get<{ items: Conditioned[] }>("/api/v1/services");
-            for (const o of services?.items ?? []) {
+            for (const o of snapshot.services.values()) {
                 const { name, namespace } = o.metadata;
                 const selector = o.spec?.selector;
                 if (
@@ -116,8 +197,7 @@ export class ControllerStub {
                     continue;
                 }
                 if (this.neverReady.has(`${namespace}/${name}`)) continue;
-                const path = `/api/v1/namespaces/${namespace}/endpoints/${name}`;
-                if (await this.cluster.get(path)) continue;
+                if (snapshot.endpoints.has(`${namespace}/${name}`)) continue;
                 const ports = (o.spec?.ports ?? []).map((p) => ({
                     name: p.name,
                     port: typeof p.targetPort === "number" ? p.targetPort : p.port,
@@ -128,11 +208,136 @@ export class ControllerStub {
                     metadata: { name, namespace },
                     subsets: [{ addresses: [{ ip: "10.0.1.1" }], ports }],
                 });
+                snapshot.endpoints.add(`${namespace}/${name}`);
             }
         } catch {
             // The cluster may be stopping; the next tick retries.
         } finally {
             this.running = false;
         }
+    }
+
+    /**
+     * Reports a Deployment Available with all its replicas, unless it already is or never may be.
+     * A failure (the Deployment was just deleted) leaves it for the next tick.
+     */
+    private async markAvailable(o: Conditioned, snapshot: Snapshot, now: string): Promise<void> {
+        const { name, namespace, generation } = o.metadata;
+        if (this.neverReady.has(`${namespace}/${name}`) || this.isCurrent(o, "Available")) return;
+        const replicas = o.spec?.replicas ?? 1;
+        const path = `/apis/apps/v1/namespaces/${namespace}/deployments/${name}`;
+        const updated = await this.patchStatus<Conditioned>(path, {
+            observedGeneration: generation,
+            replicas,
+            updatedReplicas: replicas,
+            readyReplicas: replicas,
+            availableReplicas: replicas,
+            conditions: [
+                {
+                    type: "Available",
+                    status: "True",
+                    reason: "MinimumReplicasAvailable",
+                    lastTransitionTime: now,
+                    lastUpdateTime: now,
+                },
+                {
+                    type: "Progressing",
+                    status: "True",
+                    reason: "NewReplicaSetAvailable",
+                    lastTransitionTime: now,
+                    lastUpdateTime: now,
+                },
+            ],
+        }).catch(() => undefined);
+        if (updated) snapshot.deployments.set(Snapshot.key(o.metadata), updated);
+    }
+
+    private async deleteDeployment(o: Conditioned, snapshot: Snapshot): Promise<void> {
+        const { name, namespace } = o.metadata;
+        await this.write("DELETE", `/apis/apps/v1/namespaces/${namespace}/deployments/${name}`);
+        snapshot.deployments.delete(Snapshot.key(o.metadata));
+    }
+
+    private async deleteService(o: Conditioned, snapshot: Snapshot): Promise<void> {
+        const { name, namespace } = o.metadata;
+        await this.write("DELETE", `/api/v1/namespaces/${namespace}/services/${name}`);
+        snapshot.services.delete(Snapshot.key(o.metadata));
+        if (snapshot.endpoints.delete(Snapshot.key(o.metadata))) {
+            await this.write("DELETE", `/api/v1/namespaces/${namespace}/endpoints/${name}`);
+        }
+    }
+
+    /** The garbage collector: Deployments and Services whose controller InferenceService is gone. */
+    private async collectGarbage(isvcs: InferenceService[], snapshot: Snapshot): Promise<void> {
+        const uids = new Set(isvcs.map((i) => i.metadata.uid ?? ""));
+        for (const d of [...snapshot.deployments.values()]) {
+            if (ownerGone(d, uids)) await this.deleteDeployment(d, snapshot);
+        }
+        for (const s of [...snapshot.services.values()]) {
+            if (ownerGone(s, uids)) await this.deleteService(s, snapshot);
+        }
+    }
+
+    /** KServe v0.20 Standard mode for one InferenceService: predictor objects, cleanup, status. */
+    private async reconcileStandard(isvc: InferenceService, snapshot: Snapshot, now: string): Promise<void> {
+        const { name, namespace } = isvc.metadata;
+        const predictors = desiredPredictors(isvc);
+        for (const p of predictors) {
+            await this.applyDeployment(p.deployment, snapshot, now);
+            await this.applyService(p.service, snapshot);
+        }
+        const expected = new Set(predictors.map((p) => p.name));
+        for (const d of orphans(isvc, [...snapshot.deployments.values()], expected)) {
+            await this.deleteDeployment(d, snapshot);
+        }
+        for (const s of orphans(isvc, [...snapshot.services.values()], expected)) {
+            await this.deleteService(s, snapshot);
+        }
+        const desired = standardStatus(isvc, snapshot.deploymentsIn(namespace), {
+            neverReady: this.neverReady.has(`${namespace}/${name}`),
+        });
+        const patch = statusPatch(isvc.status, desired, now);
+        if (patch) await this.patchStatus(`${ISVC_API}/namespaces/${namespace}/inferenceservices/${name}`, patch);
+    }
+
+    /** Creates or updates (when its spec differs) a predictor Deployment, then reports it Available. */
+    private async applyDeployment(desired: Manifest, snapshot: Snapshot, now: string): Promise<void> {
+        const key = Snapshot.key(desired.metadata);
+        const live = snapshot.deployments.get(key);
+        const base = `/apis/apps/v1/namespaces/${desired.metadata.namespace}/deployments`;
+        let written: Conditioned;
+        if (!live) {
+            written = await this.write<Conditioned>("POST", base, desired);
+        } else if (deploymentDiffers(live, desired)) {
+            written = await this.write<Conditioned>("PUT", `${base}/${desired.metadata.name}`, {
+                ...desired,
+                metadata: { ...desired.metadata, resourceVersion: live.metadata.resourceVersion },
+            });
+        } else {
+            return;
+        }
+        snapshot.deployments.set(key, written);
+        // No kubelet: the new pods are ready at once (the same as the tick's Deployment pass).
+        await this.markAvailable(written, snapshot, now);
+    }
+
+    /** Creates or updates (when its ports or selector differ) a predictor Service. */
+    private async applyService(desired: Manifest, snapshot: Snapshot): Promise<void> {
+        const key = Snapshot.key(desired.metadata);
+        const live = snapshot.services.get(key);
+        const base = `/api/v1/namespaces/${desired.metadata.namespace}/services`;
+        let written: Conditioned;
+        if (!live) {
+            written = await this.write<Conditioned>("POST", base, desired);
+        } else if (serviceDiffers(live, desired)) {
+            written = await this.write<Conditioned>("PUT", `${base}/${desired.metadata.name}`, {
+                ...desired,
+                metadata: { ...desired.metadata, resourceVersion: live.metadata.resourceVersion },
+                spec: { ...desired.spec, clusterIP: live.spec?.clusterIP, clusterIPs: live.spec?.clusterIPs },
+            });
+        } else {
+            return;
+        }
+        snapshot.services.set(key, written);
     }
 }

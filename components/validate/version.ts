@@ -298,6 +298,21 @@ function strategyFieldsOf(
  * replicas (inference_service_validation.go validateCanarySpecs). A canary's full spec gives only
  * its predictor: the canary entry has no transformer or explainer of its own.
  */
+/** Canary predictor fields that are containers, whose `name` the v0.20 CRD requires. */
+const CANARY_CONTAINERS = [
+    "model",
+    "sklearn",
+    "xgboost",
+    "tensorflow",
+    "pytorch",
+    "triton",
+    "onnx",
+    "huggingface",
+    "pmml",
+    "lightgbm",
+    "paddle",
+];
+
 const CANARY_PREDICTOR_REFUSED = ["maxReplicas", "scaleTarget", "scaleMetric", "autoScaling", "workerSpec"];
 
 function standardCanarySpecRules(checker: Checker, path: string, spec: Record<string, unknown>): void {
@@ -315,6 +330,13 @@ function standardCanarySpecRules(checker: Checker, path: string, spec: Record<st
             `${path}.inferenceServiceSpec.predictor.${key}`,
             "is refused by KServe on a canary predictor: canaries run fixed replicas",
             "remove it (the canary's replicas follow its trafficPercent, or set minReplicas)",
+        );
+    }
+    for (const key of CANARY_CONTAINERS.filter((k) => isObject(predictor[k]) && predictor[k].name === undefined)) {
+        checker.add(
+            `${path}.inferenceServiceSpec.predictor.${key}.name`,
+            "is required on a canary predictor by the KServe v0.20 CRD",
+            'set it, e.g. "kserve-container" (KServe\'s model server container)',
         );
     }
     if (predictor.name !== undefined) {

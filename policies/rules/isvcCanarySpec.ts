@@ -17,6 +17,9 @@ import {
 } from "../lib";
 
 /** Fields the KServe v0.20 webhook refuses on a canary predictor: canaries are sized from the stable. */
+/** The annotation that picks a predictor's autoscaler; `none` makes KServe write computed replicas. */
+const AUTOSCALER_CLASS = "serving.kserve.io/autoscalerClass";
+
 export const CANARY_FORBIDDEN_FIELDS = ["maxReplicas", "scaleTarget", "scaleMetric", "autoScaling", "workerSpec"];
 
 /**
@@ -25,8 +28,8 @@ export const CANARY_FORBIDDEN_FIELDS = ["maxReplicas", "scaleTarget", "scaleMetr
  * canaryTrafficPercent), every entry a predictor without maxReplicas, scaleTarget, scaleMetric,
  * autoScaling or workerSpec, and a canary's minReplicas at most the stable predictor's (default
  * 1). A readiness gate (pulumi.com/waitFor) that waits for a canary it does not have, or for one
- * that gets no replica (trafficPercent 0 and no minReplicas: ceil(stable min x percent / 100) = 0),
- * would never hold, so the update would time out: refused too.
+ * that gets no replica (autoscalerClass none, and trafficPercent 0 with no minReplicas:
+ * ceil(stable min x percent / 100) = 0; under the default HPA it keeps one), would never hold, so the update would time out: refused too.
  */
 export const isvcCanarySpec: ResourceValidationPolicy = {
     name: "isvc-canary-spec",
@@ -102,9 +105,11 @@ export const isvcCanarySpec: ResourceValidationPolicy = {
                 );
             } else {
                 const sized = replicas.get(name);
-                if (sized?.count === 0) {
+                // Only with autoscalerClass none does KServe write the computed replicas; under the
+                // default HPA the Deployment keeps at least one.
+                if (sized?.count === 0 && annotations[AUTOSCALER_CLASS] === "none") {
                     reportViolation(
-                        `InferenceService ${isvc} waits (${WAIT_FOR}) for canary "${name}" to be ready, but KServe gives it 0 replicas (${sized.why}), so it never becomes ready and the update would time out: drop that expression while the canary is pinned, or give the canary replicas (minReplicas) or traffic.`,
+                        `InferenceService ${isvc} waits (${WAIT_FOR}) for canary "${name}" to be ready, but KServe gives it 0 replicas (${sized.why}, with autoscalerClass none), so it never becomes ready and the update would time out: drop that expression while the canary is pinned, or give the canary replicas (minReplicas) or traffic.`,
                     );
                 }
             }

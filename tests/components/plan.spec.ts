@@ -733,7 +733,7 @@ describe("planRelease: KServe native canary", () => {
 
 describe("planRelease: KServe v0.20 Standard-mode canary (spec.canary)", () => {
     const canary = (percent = 10) => plan(standardCanary([canaryVersion("v1"), canaryVersion("v2", percent)]));
-    type Predictor = { name: string; model: { storageUri: string } };
+    type Predictor = { name: string; model: { name: string; storageUri: string } };
     const isvcSpec = (p: ReturnType<typeof plan>) =>
         manifestOf(p, "InferenceService/wisdom").spec as {
             predictor: Predictor;
@@ -744,6 +744,10 @@ describe("planRelease: KServe v0.20 Standard-mode canary (spec.canary)", () => {
         const p = canary();
         const spec = isvcSpec(p);
         assert.equal(spec.predictor.name, "v1");
+        // The v0.20 CRD requires a container name on canaries; the stable one has the same, so a
+        // promoted canary's spec equals the stable spec it becomes.
+        assert.equal(spec.predictor.model.name, "kserve-container");
+        assert.equal(spec.canary?.[0].predictor.model.name, "kserve-container");
         assert.equal(spec.predictor.model.storageUri, `${GS_MODEL}-v1`);
         assert.deepEqual(
             spec.canary?.map((c) => [c.predictor.name, c.predictor.model.storageUri, c.trafficPercent]),
@@ -823,7 +827,10 @@ describe("planRelease: KServe v0.20 Standard-mode canary (spec.canary)", () => {
     });
 
     it("takes a canary's full spec as its predictor only", () => {
-        const predictor = { minReplicas: 1, model: { modelFormat: { name: "sklearn" }, storageUri: GS_MODEL } };
+        const predictor = {
+            minReplicas: 1,
+            model: { name: "custom", modelFormat: { name: "sklearn" }, storageUri: GS_MODEL },
+        };
         const p = plan(
             standardCanary([
                 canaryVersion("v1"),

@@ -801,13 +801,29 @@ describe("validateRelease: KServe v0.20 Standard-mode canary (spec.canary)", () 
             problem: /canaries run fixed replicas/,
         },
         {
+            title: "a canary's full spec without a container name (the v0.20 CRD requires it)",
+            args: standardCanary([
+                stable,
+                {
+                    name: "v2",
+                    trafficPercent: 10,
+                    inferenceServiceSpec: { predictor: { model: { storageUri: GS_MODEL } } },
+                },
+            ]),
+            path: "releases.wisdom.versions[1].inferenceServiceSpec.predictor.model.name",
+            problem: /is required on a canary predictor by the KServe v0.20 CRD/,
+        },
+        {
             title: "a transformer on a canary",
             args: standardCanary([
                 stable,
                 {
                     name: "v2",
                     trafficPercent: 10,
-                    inferenceServiceSpec: { predictor: { model: { storageUri: GS_MODEL } }, transformer: {} },
+                    inferenceServiceSpec: {
+                        predictor: { model: { name: "kserve-container", storageUri: GS_MODEL } },
+                        transformer: {},
+                    },
                 },
             ]),
             path: "releases.wisdom.versions[1].inferenceServiceSpec.transformer",

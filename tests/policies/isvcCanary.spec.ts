@@ -44,7 +44,15 @@ function gateFor(canaries: Obj[]): string {
  */
 function canaryIsvc(
     canaries: Obj[] | unknown,
-    opts: { name?: string; stable?: Obj; mode?: string | null; waitFor?: string | null; skipAwait?: boolean } = {},
+    opts: {
+        name?: string;
+        stable?: Obj;
+        mode?: string | null;
+        waitFor?: string | null;
+        skipAwait?: boolean;
+        /** serving.kserve.io/autoscalerClass; with `none` KServe writes a canary's computed replicas. */
+        autoscalerClass?: string;
+    } = {},
 ): TestResource {
     const name = opts.name ?? "wisdom";
     const annotations: Record<string, string> = {};
@@ -52,6 +60,7 @@ function canaryIsvc(
     const waitFor = opts.waitFor === undefined ? gateFor(Array.isArray(canaries) ? canaries : []) : opts.waitFor;
     if (waitFor !== null) annotations["pulumi.com/waitFor"] = waitFor;
     if (opts.skipAwait) annotations["pulumi.com/skipAwait"] = "true";
+    if (opts.autoscalerClass !== undefined) annotations["serving.kserve.io/autoscalerClass"] = opts.autoscalerClass;
     annotations["pulumi.com/timeoutSeconds"] = "600";
     return {
         type: ISVC,
@@ -162,6 +171,15 @@ const validStacks: [string, () => TestResource[]][] = [
         "a pinned canary with minReplicas 1, waited for (it has a replica)",
         () => {
             const canaries = [canary("v2", 10), canary("v3", 0, { minReplicas: 1 })];
+            const [, ...rest] = release(canaries);
+            const gate = JSON.stringify(["condition=Ready", canaryReadyExpression("v2"), canaryReadyExpression("v3")]);
+            return [canaryIsvc(canaries, { waitFor: gate }), ...rest, v1v2Split()];
+        },
+    ],
+    [
+        "a pinned canary waited for under the default autoscaler (the HPA keeps one replica)",
+        () => {
+            const canaries = [canary("v2", 10), canary("v3", 0)];
             const [, ...rest] = release(canaries);
             const gate = JSON.stringify(["condition=Ready", canaryReadyExpression("v2"), canaryReadyExpression("v3")]);
             return [canaryIsvc(canaries, { waitFor: gate }), ...rest, v1v2Split()];
@@ -454,23 +472,28 @@ const invalidStates: { title: string; run: () => Promise<string[]>; expect: RegE
                 rules.isvcCanarySpec,
                 isvcWith([canary("v2", 0)], {
                     waitFor: JSON.stringify(["condition=Ready", canaryReadyExpression("v2")]),
+                    autoscalerClass: "none",
                 }),
             ),
-        expect: /waits \(pulumi.com\/waitFor\) for canary "v2" to be ready, but KServe gives it 0 replicas \(no minReplicas, and ceil\(1 x trafficPercent 0 \/ 100\) = 0\), so it never becomes ready/,
+        expect: /waits \(pulumi.com\/waitFor\) for canary "v2" to be ready, but KServe gives it 0 replicas \(no minReplicas, and ceil\(1 x trafficPercent 0 \/ 100\) = 0, with autoscalerClass none\), so it never becomes ready/,
     },
     {
         title: "a gate waiting for a canary with minReplicas 0",
-        run: () => resourceViolations(rules.isvcCanarySpec, isvcWith([canary("v2", 10, { minReplicas: 0 })])),
-        expect: /for canary "v2" to be ready, but KServe gives it 0 replicas \(minReplicas 0\)/,
+        run: () =>
+            resourceViolations(
+                rules.isvcCanarySpec,
+                isvcWith([canary("v2", 10, { minReplicas: 0 })], { autoscalerClass: "none" }),
+            ),
+        expect: /for canary "v2" to be ready, but KServe gives it 0 replicas \(minReplicas 0, with autoscalerClass none\)/,
     },
     {
         title: "a gate waiting for a canary of a stable scaled to 0 (ceil(0 x 10 / 100) = 0)",
         run: () =>
             resourceViolations(
                 rules.isvcCanarySpec,
-                isvcWith([canary("v2", 10)], { stable: predictor("v1", { minReplicas: 0 }) }),
+                isvcWith([canary("v2", 10)], { stable: predictor("v1", { minReplicas: 0 }), autoscalerClass: "none" }),
             ),
-        expect: /KServe gives it 0 replicas \(no minReplicas, and ceil\(0 x trafficPercent 10 \/ 100\) = 0\)/,
+        expect: /KServe gives it 0 replicas \(no minReplicas, and ceil\(0 x trafficPercent 10 \/ 100\) = 0, with autoscalerClass none\)/,
     },
     // isvc-storage-uri
     {

@@ -1,0 +1,149 @@
+// KServe v0.20's Standard-mode canary (strategy kserve-canary, environment kserve-raw: one
+// InferenceService with spec.canary) on the real engine against the real KServe v0.20 CRD. The
+// controller stub plays KServe's predictor reconciler: it creates <app>-<name>-predictor
+// Deployments and Services, reports canaryStatuses and CanaryPredictorReady, and deletes the
+// predictors a promotion orphans (e2e/controllerStub.ts).
+import * as assert from "node:assert/strict";
+
+import { LocalCluster } from "../../e2e/cluster";
+import { ReleaseManager } from "../../automation/releases";
+import { ReleaseStack } from "../../automation/stack";
+import { POLICY_PACK, applyStep, assertConverged, defaultRouteWeights, fixture, names } from "./helpers";
+
+const NS = "kservecanary";
+const MODEL = "gs://seldon-models/sklearn/mms/lr_model";
+
+interface LiveInferenceService {
+    metadata: { generation: number };
+    spec: { predictor: { name: string }; canary?: { predictor: { name: string }; trafficPercent: number }[] };
+    status?: {
+        observedGeneration?: number;
+        canaryStatuses?: { name: string; ready: boolean; trafficPercent: number }[];
+        conditions?: { type: string; status: string }[];
+    };
+}
+
+describe("e2e: KServe v0.20 Standard-mode canary, canary 10 -> promote -> pin 0 -> remove (real engine)", function () {
+    this.timeout(40 * 60 * 1000);
+    let cluster: LocalCluster;
+    let stack: ReleaseStack;
+    const isvc = () =>
+        cluster.get<LiveInferenceService>(`/apis/serving.kserve.io/v1beta1/namespaces/${NS}/inferenceservices/wisdom`);
+    const predictors = () => names(cluster, `/apis/apps/v1/namespaces/${NS}/deployments`);
+    const weights = () => defaultRouteWeights(cluster, NS, "wisdom");
+    const wisdom = (versions: Record<string, unknown>[], backend = "istio") => ({
+        wisdom: {
+            environment: "kserve-raw",
+            strategy: "kserve-canary",
+            namespace: NS,
+            modelFormat: "sklearn",
+            // KServe then writes each canary's computed replicas: a pinned canary gets none.
+            annotations: { "serving.kserve.io/autoscalerClass": "none" },
+            routing: { backend },
+            readiness: { timeoutSeconds: 60 },
+            versions,
+        },
+    });
+    const v = (name: string, trafficPercent?: number) => ({
+        name,
+        storageUri: `${MODEL}-${name}`,
+        ...(trafficPercent === undefined ? {} : { trafficPercent }),
+    });
+
+    before(async function () {
+        ({ cluster, stack } = await fixture(NS));
+    });
+    after(async function () {
+        await stack?.cleanup().catch(() => undefined);
+    });
+
+    it("runs the flow as config edits and release operations: previews exact, no replace, nothing left", async () => {
+        await applyStep(stack, wisdom([v("v1")]), { create: 6 });
+        assert.equal((await isvc())?.spec.predictor.name, "v1");
+        assert.deepEqual(await predictors(), ["wisdom-v1-predictor"]);
+        assert.deepEqual(await weights(), [["v1", 100]]);
+
+        // Canary 10: KServe's spec.canary entry, split by the release's VirtualService.
+        await applyStep(stack, wisdom([v("v1"), v("v2", 10)]), { create: 1, update: 3 });
+        const canary = await isvc();
+        assert.deepEqual(
+            canary?.spec.canary?.map((c) => [c.predictor.name, c.trafficPercent]),
+            [["v2", 10]],
+        );
+        assert.deepEqual(canary?.status?.canaryStatuses, [{ name: "v2", ready: true, trafficPercent: 10 }]);
+        assert.deepEqual(await predictors(), ["wisdom-v1-predictor", "wisdom-v2-predictor"]);
+        assert.deepEqual(await weights(), [
+            ["v1", 90],
+            ["v2", 10],
+        ]);
+
+        // Promote through the operations library: the stable predictor is drained first (one
+        // update), then renamed to the canary (a second), so KServe deletes a predictor that
+        // serves nothing.
+        const manager = new ReleaseManager(stack, { policyPacks: [POLICY_PACK] });
+        const status = await manager.status("wisdom");
+        assert.deepEqual(
+            status.traffic.map((r) => [r.version, r.percent, r.livePercent, r.ready]),
+            [
+                ["v1", 90, 90, true],
+                ["v2", 10, 10, true],
+            ],
+        );
+        const promoted = await manager.promote("wisdom", true);
+        assert.equal(promoted.applied, true);
+        await assertConverged(stack);
+        assert.deepEqual(((await stack.releases()).wisdom as { versions: unknown[] }).versions, [v("v2")]);
+        const renamed = await isvc();
+        assert.equal(renamed?.spec.predictor.name, "v2");
+        assert.equal(renamed?.spec.canary, undefined);
+        assert.equal(
+            renamed?.status?.conditions?.find((c) => c.type === "CanaryPredictorReady"),
+            undefined,
+            "no canary, no CanaryPredictorReady",
+        );
+        assert.deepEqual(await predictors(), ["wisdom-v2-predictor"], "KServe deleted the old stable predictor");
+        assert.deepEqual(await weights(), [["v2", 100]]);
+
+        // Pin a new canary at 0%: deployed, scaled to zero by KServe (autoscalerClass none), no
+        // traffic; the update does not wait for a canary that cannot become ready.
+        await applyStep(stack, wisdom([v("v2"), v("v3", 0)]), { create: 1, update: 1 });
+        assert.deepEqual((await isvc())?.status?.canaryStatuses, [{ name: "v3", ready: false, trafficPercent: 0 }]);
+        const pinned = await cluster.get<{ spec: { replicas: number } }>(
+            `/apis/apps/v1/namespaces/${NS}/deployments/wisdom-v3-predictor`,
+        );
+        assert.equal(pinned?.spec.replicas, 0);
+        assert.deepEqual(await weights(), [["v2", 100]]);
+
+        // Remove it, then the release.
+        await applyStep(stack, wisdom([v("v2")]), { update: 1, delete: 1 });
+        assert.deepEqual(await predictors(), ["wisdom-v2-predictor"]);
+        await applyStep(stack, {}, { delete: 5 });
+        assert.deepEqual(
+            await names(cluster, `/apis/serving.kserve.io/v1beta1/namespaces/${NS}/inferenceservices`),
+            [],
+        );
+    });
+
+    it("runs seed 000's flow on the Gateway API back-end: v0, 50/50, 30/70, promotion as one weighted HTTPRoute rule", async () => {
+        const route = async () =>
+            (
+                await cluster.get<{ spec: { rules: { backendRefs: { name: string; weight: number }[] }[] } }>(
+                    `/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/httproutes/wisdom`,
+                )
+            )?.spec.rules.map((r) => r.backendRefs.map((b) => `${b.name} ${b.weight}`));
+        const gw = (versions: Record<string, unknown>[]) => wisdom(versions, "gateway-api");
+        await applyStep(stack, gw([v("v0")]), { create: 5 });
+        assert.deepEqual(await route(), [["wisdom-v0-predictor 100"]]);
+        await applyStep(stack, gw([v("v0"), v("v1", 50)]), { create: 1, update: 3 });
+        assert.deepEqual(await route(), [["wisdom-v0-predictor 50", "wisdom-v1-predictor 50"]]);
+        await applyStep(stack, gw([v("v0"), v("v1", 70)]), { update: 4 });
+        assert.deepEqual(await route(), [["wisdom-v0-predictor 30", "wisdom-v1-predictor 70"]]);
+        // Promotion as config edits: drain, then rename.
+        await applyStep(stack, gw([v("v0"), v("v1", 100)]), { update: 4 });
+        assert.deepEqual(await route(), [["wisdom-v0-predictor 0", "wisdom-v1-predictor 100"]]);
+        await applyStep(stack, gw([v("v1")]), { update: 3, delete: 1 });
+        assert.deepEqual(await route(), [["wisdom-v1-predictor 100"]]);
+        assert.deepEqual(await predictors(), ["wisdom-v1-predictor"]);
+        await applyStep(stack, {}, { delete: 5 });
+    });
+});
