@@ -1,7 +1,12 @@
 /**
  * A local Kubernetes control plane for the end-to-end tests and the demo: etcd and kube-apiserver
- * on loopback with free ports and a temporary directory, the real KServe and Istio CRDs installed
- * server-side, and a kubeconfig. No controllers run: the caller plays them (see controllerStub.ts).
+ * on loopback with free ports and a temporary directory, the real KServe, Istio and Gateway API
+ * CRDs installed server-side, and a kubeconfig. Real controllers run beside it:
+ * kube-controller-manager (deployments, replicasets, endpoints, endpointslices, the garbage
+ * collector, namespaces, node lifecycle), kube-scheduler, and kwok, which plays the kubelet of one
+ * simulated node: pods scheduled there become Running and Ready (kwok's own stages), except those
+ * whose first container runs NEVER_READY_IMAGE, which stay Pending. KServe's controller is not
+ * among them (its module is not served): controllerStub.ts plays it.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
@@ -11,7 +16,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 
-import { parseAllDocuments } from "yaml";
+import { parseAllDocuments, stringify } from "yaml";
 
 import { alive, stopProcess } from "./serverProcess";
 
@@ -20,6 +25,17 @@ export const SHARED_CRDS = path.resolve(
     process.env.MODEL_RELEASE_SHARED ?? path.join(__dirname, "..", "..", "shared"),
     "crds",
 );
+
+/**
+ * The image of a container that never starts: kwok leaves its pods Pending, never Ready, as a
+ * kubelet would for an image that cannot be pulled (`.invalid` is a reserved domain, so it names
+ * no real registry). A version running it never becomes Ready.
+ */
+export const NEVER_READY_IMAGE = "model-release.invalid/never-ready:1";
+
+/** The simulated node kwok manages (by this annotation). */
+const KWOK_NODE = "kwok-node-0";
+const KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node";
 
 /** The CRD files the tests need, relative to SHARED_CRDS. */
 const CRD_FILES = [
@@ -74,8 +90,11 @@ export class LocalCluster {
         this.kubeconfig = path.join(dir, "kubeconfig");
     }
 
-    /** Starts etcd and kube-apiserver from `bin`, waits until ready and installs the CRDs. */
-    static async start(bin: string, options: { crds?: boolean } = {}): Promise<LocalCluster> {
+    /**
+     * Starts etcd and kube-apiserver from `bin`, waits until ready, installs the CRDs and starts the
+     * controllers with kwok's node (unless `controllers: false`).
+     */
+    static async start(bin: string, options: { crds?: boolean; controllers?: boolean } = {}): Promise<LocalCluster> {
         for (let attempt = 1; ; attempt++) {
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "model-release-cluster-"));
             const cluster = new LocalCluster(dir, await freePort(), await freePort(), await freePort(), bin);
@@ -83,6 +102,9 @@ export class LocalCluster {
                 await cluster.boot();
                 if (options.crds ?? true) {
                     await cluster.installCrds();
+                }
+                if (options.controllers ?? true) {
+                    await cluster.startControllers();
                 }
                 return cluster;
             } catch (error) {
@@ -148,10 +170,8 @@ export class LocalCluster {
             "--service-cluster-ip-range=10.0.0.0/24",
             "--authorization-mode=AlwaysAllow",
             `--token-auth-file=${tokenFile}`,
-            // The ServiceAccount admission plugin waits for a controller that does not run.
+            // Pods need no service account token here (kwok runs no containers).
             "--disable-admission-plugins=ServiceAccount",
-            // Foreground deletes would wait for a garbage collector that does not run.
-            "--enable-garbage-collector=false",
             "--allow-privileged=true",
         ]);
 
@@ -179,11 +199,7 @@ export class LocalCluster {
 
         const deadline = Date.now() + 120_000;
         for (;;) {
-            for (const child of this.processes) {
-                if (child.exitCode !== null) {
-                    throw new Error(`control plane process exited (${child.exitCode}):\n${this.recentLogs()}`);
-                }
-            }
+            this.assertRunning();
             try {
                 const ready = await this.request("GET", "/readyz");
                 const ns = await this.request("GET", "/api/v1/namespaces/default");
@@ -197,6 +213,71 @@ export class LocalCluster {
                 throw new Error(`kube-apiserver did not become ready in 120s:\n${this.recentLogs()}`);
             }
             await sleep(250);
+        }
+    }
+
+    /**
+     * Starts kube-controller-manager, kube-scheduler and kwok, registers kwok's node and waits until
+     * it is Ready and schedulable (the node lifecycle controller lifts the not-ready taint).
+     */
+    async startControllers(): Promise<void> {
+        this.spawnLogged("kube-controller-manager", [
+            `--kubeconfig=${this.kubeconfig}`,
+            "--leader-elect=false",
+            "--secure-port=0",
+            "--use-service-account-credentials=false",
+            // nodelifecycle removes the taint the API server puts on a new node once kwok reports it Ready.
+            "--controllers=deployment,replicaset,endpoint,endpointslice,garbagecollector,namespace,nodelifecycle",
+        ]);
+        this.spawnLogged("kube-scheduler", [
+            `--kubeconfig=${this.kubeconfig}`,
+            "--leader-elect=false",
+            "--secure-port=0",
+        ]);
+        const stages = path.join(this.dir, "kwok-stages.yaml");
+        fs.writeFileSync(stages, kwokStages(fs.readFileSync(path.join(this.bin, "kwok-stages.yaml"), "utf8")));
+        this.spawnLogged("kwok", [
+            `--kubeconfig=${this.kubeconfig}`,
+            "--manage-all-nodes=false",
+            `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
+            "--cidr=10.0.1.1/24",
+            "--node-ip=10.0.1.1",
+            `--config=${stages}`,
+        ]);
+        const created = await this.request("POST", "/api/v1/nodes", {
+            apiVersion: "v1",
+            kind: "Node",
+            metadata: {
+                name: KWOK_NODE,
+                annotations: { [KWOK_NODE_ANNOTATION]: "fake" },
+                labels: { "kubernetes.io/hostname": KWOK_NODE, type: "kwok" },
+            },
+        });
+        if (created.status !== 201) {
+            throw new Error(`registering kwok's node failed (${created.status}): ${JSON.stringify(created.body)}`);
+        }
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+            this.assertRunning();
+            const node = await this.get<{
+                spec?: { taints?: unknown[] };
+                status?: { conditions?: { type: string; status: string }[] };
+            }>(`/api/v1/nodes/${KWOK_NODE}`);
+            const ready = node?.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+            if (ready && (node?.spec?.taints ?? []).length === 0) return;
+            if (Date.now() > deadline) {
+                throw new Error(`kwok's node did not become Ready and untainted in 60s:\n${this.recentLogs()}`);
+            }
+            await sleep(200);
+        }
+    }
+
+    /** Throws if a control plane process has exited. */
+    private assertRunning(): void {
+        for (const child of this.processes) {
+            if (child.exitCode !== null) {
+                throw new Error(`control plane process exited (${child.exitCode}):\n${this.recentLogs()}`);
+            }
         }
     }
 
@@ -332,4 +413,30 @@ export class LocalCluster {
         }
         fs.rmSync(this.dir, { recursive: true, force: true });
     }
+}
+
+/**
+ * kwok's stages (its own node-initialize, node-heartbeat, pod-ready, pod-complete and pod-delete,
+ * copied from its module by scripts/engine.sh) with one change: pod-ready skips pods whose first
+ * container runs NEVER_READY_IMAGE, so those stay Pending.
+ */
+export function kwokStages(text: string): string {
+    const docs = parseAllDocuments(text)
+        .map((d) => d.toJS() as KwokStage | null)
+        .filter((d): d is KwokStage => d !== null);
+    const ready = docs.find((d) => d?.metadata?.name === "pod-ready");
+    if (!ready?.spec?.selector?.matchExpressions) {
+        throw new Error("kwok's stages have no pod-ready stage with a selector: rebuild with scripts/engine.sh");
+    }
+    ready.spec.selector.matchExpressions.push({
+        key: ".spec.containers.[0].image",
+        operator: "NotIn",
+        values: [NEVER_READY_IMAGE],
+    });
+    return docs.map((d) => stringify(d)).join("---\n");
+}
+
+interface KwokStage {
+    metadata?: { name?: string };
+    spec?: { selector?: { matchExpressions?: { key: string; operator: string; values?: string[] }[] } };
 }

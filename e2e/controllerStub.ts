@@ -1,10 +1,11 @@
 /**
- * Plays the controllers that a bare kube-apiserver lacks, so that the provider's readiness gates
- * complete as on a real cluster. Every 200 ms it lists InferenceServices, Deployments, Services
- * and Endpoints once, and writes only what differs:
+ * Plays KServe's controller, which the Go module proxy does not serve (the other controllers are
+ * real: kube-controller-manager, kube-scheduler and kwok run beside the API server, see
+ * cluster.ts). Every 200 ms it lists InferenceServices, Deployments and Services once, and writes
+ * only what differs:
  * - KServe Knative (or Serverless) and ModelMesh modes, and InferenceServices without a
  *   deploymentMode annotation: marks them Ready (IngressReady, PredictorReady, Ready) for their
- *   current generation, as before; nothing else.
+ *   current generation. This is the one remaining emulation of readiness: no Knative runs.
  * - KServe Standard mode (`serving.kserve.io/deploymentMode: Standard`, or its legacy name
  *   `RawDeployment`), following KServe v0.20.0 components/predictor.go (reconcileRawDeployment,
  *   reconcileCanaryDeployments), with the names, labels and rules of kserveStandard.ts:
@@ -13,35 +14,30 @@
  *     `spec.canary[i]`, `{isvc}-{canary.predictor.name}-predictor`: labels
  *     `serving.kserve.io/inferenceservice: <isvc>`, `component: predictor`,
  *     `app: isvc.<object name>` (the selector), the isvc's and predictor's labels and annotations,
- *     port 80 -> 8080, a controller ownerReference to the InferenceService, and a placeholder
- *     container (no kubelet runs); a predictor spec change rolls the Deployment (new generation);
+ *     port 80 -> 8080, a controller ownerReference to the InferenceService (the real garbage
+ *     collector deletes them with it), and the predictor's image (or a placeholder: kwok runs no
+ *     containers); a predictor spec change rolls the Deployment (new generation), which the real
+ *     deployment controller rolls out;
  *   - replicas as KServe and its autoscaler leave them: a canary gets its predictor's minReplicas,
  *     else ceil(stable minReplicas (default 1) x trafficPercent / 100); a set stable minReplicas
  *     is lowered by the canaries' (to at least 1); then autoscaler class `none` keeps the count
  *     (0 for a 0% canary) while the default `hpa` raises it to at least 1 (see
  *     kserveStandard.ts deploymentReplicas);
  *   - deletes the predictor Deployments and Services labeled for the InferenceService whose names
- *     are no longer expected (a renamed stable predictor: promotion; a removed canary), and, as
- *     the garbage collector would, every Deployment or Service whose controller InferenceService
- *     is gone; with a deleted Service goes its Endpoints, as the endpoints controller would;
- *   - status for the current generation, recomputed every tick (so a canary Deployment's
- *     availability shows without a new generation): PredictorReady, IngressReady and Ready True
- *     only once the stable Deployment is Available for its generation with an available replica
- *     (canaries never count for Ready); `canaryStatuses` [{name, ready: availableReplicas > 0,
- *     trafficPercent}] and CanaryPredictorReady True (AllCanariesReady) / False
- *     (CanariesNotReady) when there are canaries, both cleared when there are none. The stable
- *     rule is stricter than KServe, which copies the Deployment's Available condition whatever
- *     its generation; the canary rule is KServe's (availableReplicas > 0 alone).
+ *     are no longer expected (a renamed stable predictor: promotion; a removed canary);
+ *   - status for the current generation, recomputed every tick from the Deployments' real status:
+ *     PredictorReady, IngressReady and Ready True only once the stable Deployment is Available for
+ *     its generation with an available replica (canaries never count for Ready); `canaryStatuses`
+ *     [{name, ready: availableReplicas > 0, trafficPercent}] and CanaryPredictorReady True
+ *     (AllCanariesReady) / False (CanariesNotReady) when there are canaries, both cleared when
+ *     there are none. The stable rule is stricter than KServe, which copies the Deployment's
+ *     Available condition whatever its generation; the canary rule is KServe's.
  *   Not emulated: serving runtimes and the pods built from them, HPAs and other autoscaler
  *   objects, Ingresses or HTTPRoutes, the `serving.kserve.io/stop` annotation, multi-node
  *   workers, transformers and explainers, KServe's admission webhooks.
- * - Deployments: reports them Available for their generation with every replica ready and
- *   available (availableReplicas = spec.replicas, so 0 for a 0-replica canary).
- * - Endpoints: gives every Service with a selector one ready address.
- * `neverReady` (`<namespace>/<name>`): a Knative or ModelMesh InferenceService named there is left
- * alone; a Standard-mode one gets its predictor objects but is never Ready; a Deployment named
- * there (e.g. a canary predictor, `ns/wisdom-v2-predictor`) is never Available; a Service named
- * there gets no Endpoints. This tests a version that never becomes Ready.
+ * `neverReady` (`<namespace>/<name>` of InferenceServices): a Knative or ModelMesh one is left
+ * alone, a Standard-mode one gets its predictor objects but is never Ready. Deployments that never
+ * become Ready are real: their pods run NEVER_READY_IMAGE, which kwok leaves Pending.
  */
 import { LocalCluster } from "./cluster";
 import {
@@ -53,7 +49,6 @@ import {
     desiredPredictors,
     isStandardMode,
     orphans,
-    ownerGone,
     serviceDiffers,
     standardStatus,
     statusPatch,
@@ -83,12 +78,10 @@ const ISVC_API = "/apis/serving.kserve.io/v1beta1";
 class Snapshot {
     readonly deployments = new Map<string, Conditioned>();
     readonly services = new Map<string, Conditioned>();
-    readonly endpoints = new Set<string>();
 
-    constructor(deployments: Conditioned[], services: Conditioned[], endpoints: Conditioned[]) {
+    constructor(deployments: Conditioned[], services: Conditioned[]) {
         for (const d of deployments) this.deployments.set(Snapshot.key(d.metadata), d);
         for (const s of services) this.services.set(Snapshot.key(s.metadata), s);
-        for (const e of endpoints) this.endpoints.add(Snapshot.key(e.metadata));
     }
 
     static key(m: { namespace: string; name: string }): string {
@@ -153,10 +146,12 @@ export class ControllerStub {
             const snapshot = new Snapshot(
                 await this.list("/apis/apps/v1/deployments"),
                 await this.list("/api/v1/services"),
-                await this.list("/api/v1/endpoints"),
             );
-            await this.collectGarbage(isvcs, snapshot);
             for (const o of isvcs) {
+                // Being deleted (a foreground delete waits for the garbage collector to remove its
+                // predictors): KServe's reconciler leaves it alone, and so does the stub, or it
+                // would recreate what the collector deletes.
+                if ((o.metadata as { deletionTimestamp?: string }).deletionTimestamp !== undefined) continue;
                 const { name, namespace, generation } = o.metadata;
                 if (isStandardMode(o)) {
                     try {
@@ -182,74 +177,11 @@ export class ControllerStub {
                     "application/merge-patch+json",
                 );
             }
-            for (const o of [...snapshot.deployments.values()]) {
-                await this.markAvailable(o, snapshot, now);
-            }
-            for (const o of snapshot.services.values()) {
-                const { name, namespace } = o.metadata;
-                const selector = o.spec?.selector;
-                if (
-                    !selector ||
-                    Object.keys(selector).length === 0 ||
-                    o.spec?.type === "ExternalName" ||
-                    o.spec?.clusterIP === "None"
-                ) {
-                    continue;
-                }
-                if (this.neverReady.has(`${namespace}/${name}`)) continue;
-                if (snapshot.endpoints.has(`${namespace}/${name}`)) continue;
-                const ports = (o.spec?.ports ?? []).map((p) => ({
-                    name: p.name,
-                    port: typeof p.targetPort === "number" ? p.targetPort : p.port,
-                }));
-                await this.cluster.request("POST", `/api/v1/namespaces/${namespace}/endpoints`, {
-                    apiVersion: "v1",
-                    kind: "Endpoints",
-                    metadata: { name, namespace },
-                    subsets: [{ addresses: [{ ip: "10.0.1.1" }], ports }],
-                });
-                snapshot.endpoints.add(`${namespace}/${name}`);
-            }
         } catch {
             // The cluster may be stopping; the next tick retries.
         } finally {
             this.running = false;
         }
-    }
-
-    /**
-     * Reports a Deployment Available with all its replicas, unless it already is or never may be.
-     * A failure (the Deployment was just deleted) leaves it for the next tick.
-     */
-    private async markAvailable(o: Conditioned, snapshot: Snapshot, now: string): Promise<void> {
-        const { name, namespace, generation } = o.metadata;
-        if (this.neverReady.has(`${namespace}/${name}`) || this.isCurrent(o, "Available")) return;
-        const replicas = o.spec?.replicas ?? 1;
-        const path = `/apis/apps/v1/namespaces/${namespace}/deployments/${name}`;
-        const updated = await this.patchStatus<Conditioned>(path, {
-            observedGeneration: generation,
-            replicas,
-            updatedReplicas: replicas,
-            readyReplicas: replicas,
-            availableReplicas: replicas,
-            conditions: [
-                {
-                    type: "Available",
-                    status: "True",
-                    reason: "MinimumReplicasAvailable",
-                    lastTransitionTime: now,
-                    lastUpdateTime: now,
-                },
-                {
-                    type: "Progressing",
-                    status: "True",
-                    reason: "NewReplicaSetAvailable",
-                    lastTransitionTime: now,
-                    lastUpdateTime: now,
-                },
-            ],
-        }).catch(() => undefined);
-        if (updated) snapshot.deployments.set(Snapshot.key(o.metadata), updated);
     }
 
     private async deleteDeployment(o: Conditioned, snapshot: Snapshot): Promise<void> {
@@ -262,20 +194,6 @@ export class ControllerStub {
         const { name, namespace } = o.metadata;
         await this.write("DELETE", `/api/v1/namespaces/${namespace}/services/${name}`);
         snapshot.services.delete(Snapshot.key(o.metadata));
-        if (snapshot.endpoints.delete(Snapshot.key(o.metadata))) {
-            await this.write("DELETE", `/api/v1/namespaces/${namespace}/endpoints/${name}`);
-        }
-    }
-
-    /** The garbage collector: Deployments and Services whose controller InferenceService is gone. */
-    private async collectGarbage(isvcs: InferenceService[], snapshot: Snapshot): Promise<void> {
-        const uids = new Set(isvcs.map((i) => i.metadata.uid ?? ""));
-        for (const d of [...snapshot.deployments.values()]) {
-            if (ownerGone(d, uids)) await this.deleteDeployment(d, snapshot);
-        }
-        for (const s of [...snapshot.services.values()]) {
-            if (ownerGone(s, uids)) await this.deleteService(s, snapshot);
-        }
     }
 
     /** KServe v0.20 Standard mode for one InferenceService: predictor objects, cleanup, status. */
@@ -283,7 +201,7 @@ export class ControllerStub {
         const { name, namespace } = isvc.metadata;
         const predictors = desiredPredictors(isvc);
         for (const p of predictors) {
-            await this.applyDeployment(p.deployment, snapshot, now);
+            await this.applyDeployment(p.deployment, snapshot);
             await this.applyService(p.service, snapshot);
         }
         const expected = new Set(predictors.map((p) => p.name));
@@ -300,8 +218,11 @@ export class ControllerStub {
         if (patch) await this.patchStatus(`${ISVC_API}/namespaces/${namespace}/inferenceservices/${name}`, patch);
     }
 
-    /** Creates or updates (when its spec differs) a predictor Deployment, then reports it Available. */
-    private async applyDeployment(desired: Manifest, snapshot: Snapshot, now: string): Promise<void> {
+    /**
+     * Creates or updates (when its spec differs) a predictor Deployment; the real controllers roll
+     * it out on kwok's node.
+     */
+    private async applyDeployment(desired: Manifest, snapshot: Snapshot): Promise<void> {
         const key = Snapshot.key(desired.metadata);
         const live = snapshot.deployments.get(key);
         const base = `/apis/apps/v1/namespaces/${desired.metadata.namespace}/deployments`;
@@ -317,8 +238,6 @@ export class ControllerStub {
             return;
         }
         snapshot.deployments.set(key, written);
-        // No kubelet: the new pods are ready at once (the same as the tick's Deployment pass).
-        await this.markAvailable(written, snapshot, now);
     }
 
     /** Creates or updates (when its ports or selector differ) a predictor Service. */

@@ -54,7 +54,7 @@ const DISALLOWED_ANNOTATIONS = new Set([
  * promotion whose stable spec equals the canary's merged one leaves it untouched, as in KServe.
  */
 export const PREDICTOR_SPEC_ANNOTATION = "e2e.model-release.dev/predictor-spec";
-/** No kubelet runs: the image is never pulled. */
+/** The image of a predictor that names none (the ServingRuntime's is not emulated): kwok pulls nothing. */
 export const PLACEHOLDER_IMAGE = "registry.invalid/kserve-stub/predictor:none";
 
 export interface OwnerReference {
@@ -288,6 +288,15 @@ function withoutDisallowed(annotations: Record<string, string>): Record<string, 
     return Object.fromEntries(Object.entries(annotations).filter(([key]) => !DISALLOWED_ANNOTATIONS.has(key)));
 }
 
+/**
+ * The predictor's own image (`model.image`), as KServe's container would run it; otherwise the
+ * ServingRuntime's, which is not emulated (a placeholder: kwok pulls nothing).
+ */
+function imageOf(predictor: PredictorSpec): string | undefined {
+    const model = (predictor as Record<string, unknown>).model;
+    return isObject(model) && typeof model.image === "string" ? model.image : undefined;
+}
+
 /** The Deployment and Service reconcileRawDeployment / reconcileCanaryDeployments keep for one predictor. */
 function predictorObjects(
     isvc: InferenceService,
@@ -347,7 +356,7 @@ function predictorObjects(
                     containers: [
                         {
                             name: CONTAINER_NAME,
-                            image: PLACEHOLDER_IMAGE,
+                            image: imageOf(predictor) ?? PLACEHOLDER_IMAGE,
                             env: [{ name: ISVC_NAME_ENV, value: isvcName }],
                         },
                     ],
@@ -413,17 +422,6 @@ export function orphans<T extends { metadata: ObjectMeta }>(
             o.metadata.labels?.[COMPONENT_LABEL] === PREDICTOR_COMPONENT &&
             !expected.has(o.metadata.name),
     );
-}
-
-/**
- * The garbage collector's rule for the objects KServe creates: the controller owner is an
- * InferenceService that no longer exists (its uid is not among `liveUids`).
- */
-export function ownerGone(o: { metadata: ObjectMeta }, liveUids: ReadonlySet<string>): boolean {
-    const owner = o.metadata.ownerReferences?.find(
-        (r) => r.controller === true && r.kind === "InferenceService" && r.apiVersion.startsWith("serving.kserve.io/"),
-    );
-    return owner !== undefined && !liveUids.has(owner.uid);
 }
 
 /** reconcileCanaryDeployments: a canary is ready when its Deployment has an available replica. */

@@ -6,8 +6,13 @@
 #   pulumi-analyzer-policy-nodejs   starts a Node.js policy pack (the engine's fallback when no
 #                                   pulumi-language-nodejs is installed; see README)
 #   kube-apiserver, etcd            the local control plane
+#   kube-controller-manager, kube-scheduler, kwok
+#                                   real controllers beside it: Deployments roll out through
+#                                   ReplicaSets and Pods on kwok's simulated node
 # Binaries go to a cache outside the checkout, keyed by the pinned versions, so a fresh clone
-# (CI) reuses them; Go's module and build caches are reused the same way.
+# (CI) reuses them; Go's module and build caches are reused the same way. The controllers have a
+# cache directory and key of their own (linked into the engine's bin directory), so adding or
+# moving one does not rebuild the engine.
 #
 # Usage: scripts/engine.sh            build what is missing, print progress, then the bin dir
 #        scripts/engine.sh --bin      print the bin dir only (exit 1 if anything is missing)
@@ -21,19 +26,30 @@ KUBERNETES_PROVIDER_VERSION=4.25.0
 KUBERNETES_VERSION=1.35.4
 ETCD_VERSION=3.6.14
 
-# The cache key covers what the binaries are built from: the pinned modules and versions.
-KEY=$({
-    cat "$ROOT"/tools/*/go.mod "$ROOT"/tools/*/go.sum
-    echo "$PULUMI_VERSION $KUBERNETES_PROVIDER_VERSION $KUBERNETES_VERSION $ETCD_VERSION"
-} | sha256sum | cut -c1-12)
+# The cache keys cover what the binaries are built from: the pinned modules and versions.
+ENGINE_TOOLS=(etcd kube-apiserver kubernetes-provider pulumi)
+CONTROLLER_TOOLS=(kube-controllers kwok)
+key_of() { # key_of <version line> <tool dir>...
+    local line=$1 dir
+    shift
+    {
+        for dir in "$@"; do cat "$ROOT/tools/$dir/go.mod"; done
+        for dir in "$@"; do cat "$ROOT/tools/$dir/go.sum"; done
+        echo "$line"
+    } | sha256sum | cut -c1-12
+}
+KEY=$(key_of "$PULUMI_VERSION $KUBERNETES_PROVIDER_VERSION $KUBERNETES_VERSION $ETCD_VERSION" "${ENGINE_TOOLS[@]}")
 BIN="$CACHE/engine-$KEY/bin"
-PIECES=(pulumi pulumi-resource-kubernetes pulumi-analyzer-policy-nodejs kube-apiserver etcd)
+CONTROLLERS_BIN="$CACHE/controllers-$(key_of "$KUBERNETES_VERSION" "${CONTROLLER_TOOLS[@]}")/bin"
+PIECES=(pulumi pulumi-resource-kubernetes pulumi-analyzer-policy-nodejs kube-apiserver etcd
+    kube-controller-manager kube-scheduler kwok)
 
 missing() {
     local piece
     for piece in "${PIECES[@]}"; do
         [[ -x "$BIN/$piece" ]] || echo "$piece"
     done
+    [[ -f "$BIN/kwok-stages.yaml" ]] || echo "kwok-stages.yaml"
 }
 
 if [[ "${1:-}" == "--bin" ]]; then
@@ -64,7 +80,7 @@ npm_version() {
 [[ "$(npm_version @pulumi/kubernetes)" == "$KUBERNETES_PROVIDER_VERSION" ]] ||
     fail "package.json pins @pulumi/kubernetes $(npm_version @pulumi/kubernetes) but the engine builds $KUBERNETES_PROVIDER_VERSION"
 
-mkdir -p "$BIN"
+mkdir -p "$BIN" "$CONTROLLERS_BIN"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 START=$(date +%s)
 
@@ -74,26 +90,30 @@ declare -A ESTIMATE=(
     [pulumi-resource-kubernetes]="12-18 min"
     [kube-apiserver]="6-9 min"
     [etcd]="0.5-1 min"
+    [kube-controller-manager]="2-4 min after kube-apiserver"
+    [kube-scheduler]="0.2-1 min after kube-controller-manager"
+    [kwok]="3.5-6 min"
 )
 TO_BUILD=()
-for piece in pulumi pulumi-resource-kubernetes kube-apiserver etcd; do
+for piece in pulumi pulumi-resource-kubernetes kube-apiserver etcd kube-controller-manager kube-scheduler kwok; do
     [[ -x "$BIN/$piece" ]] || TO_BUILD+=("$piece")
 done
 if ((${#TO_BUILD[@]} > 0)); then
-    log "to build: ${TO_BUILD[*]}; a cold build of all four takes 24-37 min on 2 cores (cached in $BIN afterwards)"
+    log "to build: ${TO_BUILD[*]}; a cold build of all seven takes 30-45 min on 2 cores (cached in $BIN afterwards)"
 fi
 BUILT=0
 
-build() { # build <piece> <module dir> <package> <ldflags>
-    local piece=$1 dir=$2 pkg=$3 ldflags=$4 t0
-    if [[ -x "$BIN/$piece" ]]; then
+build() { # build <piece> <module dir> <package> <ldflags> [<output dir>]
+    local piece=$1 dir=$2 pkg=$3 ldflags=$4 out=${5:-$BIN} t0
+    if [[ -x "$out/$piece" ]]; then
+        [[ "$out" == "$BIN" ]] || ln -sfn "$out/$piece" "$BIN/$piece"
         log "$piece: cached"
         return
     fi
     t0=$(date +%s)
     BUILT=$((BUILT + 1))
     log "$piece ($BUILT of ${#TO_BUILD[@]}): building $pkg, about ${ESTIMATE[$piece]:-a few min} cold"
-    (cd "$ROOT/tools/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$BIN/$piece.tmp" "$pkg") &
+    (cd "$ROOT/tools/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$out/$piece.tmp" "$pkg") &
     local build_pid=$! waited=0
     # A line a minute, so a long build is visibly alive.
     while kill -0 "$build_pid" 2>/dev/null; do
@@ -104,7 +124,8 @@ build() { # build <piece> <module dir> <package> <ldflags>
         fi
     done
     wait "$build_pid" || fail "$piece: go build failed (is the Go module proxy reachable?)"
-    mv "$BIN/$piece.tmp" "$BIN/$piece"
+    mv "$out/$piece.tmp" "$out/$piece"
+    [[ "$out" == "$BIN" ]] || ln -sfn "$out/$piece" "$BIN/$piece"
     log "$piece: built in $(($(date +%s) - t0))s ($(($(date +%s) - START))s since the start)"
 }
 
@@ -167,6 +188,28 @@ build kube-apiserver kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$k8s_l
 
 # 5. etcd.
 build etcd etcd go.etcd.io/etcd/server/v3 ""
+
+# 6. Real controllers: kube-controller-manager and kube-scheduler from the same Kubernetes release
+# as kube-apiserver (same version ldflags), and kwok, whose simulated node runs their pods.
+build kube-controller-manager kube-controllers k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_ldflags" "$CONTROLLERS_BIN"
+build kube-scheduler kube-controllers k8s.io/kubernetes/cmd/kube-scheduler "$k8s_ldflags" "$CONTROLLERS_BIN"
+build kwok kwok sigs.k8s.io/kwok/cmd/kwok "" "$CONTROLLERS_BIN"
+
+# kwok's stages, from its module: a node that becomes Ready and keeps a heartbeat, pods that become
+# Ready, complete and are deleted (e2e/cluster.ts adds the one exception, NEVER_READY_IMAGE).
+if [[ ! -f "$CONTROLLERS_BIN/kwok-stages.yaml" ]]; then
+    module=$(sed -n 's/^require \(sigs.k8s.io\/kwok\) \(.*\)$/\1@\2/p' "$ROOT/tools/kwok/go.mod")
+    [[ -n "$module" ]] || fail "cannot read the kwok version from tools/kwok/go.mod"
+    dir=$(cd "$ROOT/tools/kwok" && GOFLAGS= go mod download -json "$module" | node -p 'JSON.parse(require("fs").readFileSync(0, "utf8")).Dir') ||
+        fail "cannot download $module from the Go module proxy"
+    for stage in node/fast/node-initialize node/heartbeat/node-heartbeat pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+        cat "$dir/kustomize/stage/$stage.yaml"
+        echo "---"
+    done >"$CONTROLLERS_BIN/kwok-stages.yaml.tmp"
+    mv "$CONTROLLERS_BIN/kwok-stages.yaml.tmp" "$CONTROLLERS_BIN/kwok-stages.yaml"
+    log "kwok-stages.yaml: written from $module"
+fi
+ln -sfn "$CONTROLLERS_BIN/kwok-stages.yaml" "$BIN/kwok-stages.yaml"
 
 log "ready in $(($(date +%s) - START))s: $BIN (pulumi v$PULUMI_VERSION, kubernetes provider v$KUBERNETES_PROVIDER_VERSION, kube-apiserver v$KUBERNETES_VERSION, etcd v$ETCD_VERSION)"
 echo "$BIN"

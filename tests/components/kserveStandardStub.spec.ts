@@ -25,7 +25,6 @@ import {
     isStandardMode,
     mergeOverride,
     orphans,
-    ownerGone,
     predictorServiceName,
     serviceDiffers,
     standardStatus,
@@ -298,13 +297,6 @@ describe("e2e stub: KServe v0.20 Standard mode (pure rules)", () => {
             orphans(promoted, objects, expected).map((o) => `${o.metadata.namespace}/${o.metadata.name}`),
             ["ns/wisdom-v1-predictor", "ns/wisdom-predictor"],
         );
-    });
-
-    it("collects objects whose controller InferenceService is gone, and only those", () => {
-        const [stable] = desiredPredictors(withCanary());
-        assert.equal(ownerGone(stable.deployment, new Set(["uid-wisdom"])), false);
-        assert.equal(ownerGone(stable.deployment, new Set(["uid-other"])), true);
-        assert.equal(ownerGone({ metadata: { name: "x", namespace: "ns" } }, new Set()), false);
     });
 
     it("reports canary statuses from availableReplicas, and CanaryPredictorReady", () => {

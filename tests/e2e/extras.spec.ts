@@ -140,9 +140,6 @@ describe("e2e: raw mode, mirror, two releases (real engine)", function () {
 
     it("destroys: nothing is left", async () => {
         await stack.destroy();
-        for (const name of await names(cluster, `/api/v1/namespaces/${NS}/endpoints`)) {
-            await cluster.request("DELETE", `/api/v1/namespaces/${NS}/endpoints/${name}`);
-        }
         await assertEmpty(cluster, NS);
     });
 });

@@ -94,17 +94,30 @@ export async function names(cluster: LocalCluster, listPath: string): Promise<st
     return (list?.items ?? []).map((i) => i.metadata.name).sort();
 }
 
-/** Asserts nothing the releases create is left in the namespace. */
+/**
+ * Asserts nothing the releases create is left in the namespace, nor what the controllers made
+ * from it (ReplicaSets, pods, KServe's predictors): the real garbage collector deletes those
+ * shortly after their owners, so they are awaited for up to 30 s.
+ */
 export async function assertEmpty(cluster: LocalCluster, namespace: string): Promise<void> {
-    for (const kind of [
+    const kinds = [
         `/apis/serving.kserve.io/v1beta1/namespaces/${namespace}/inferenceservices`,
         `/apis/networking.istio.io/v1/namespaces/${namespace}/virtualservices`,
         `/apis/networking.istio.io/v1/namespaces/${namespace}/serviceentries`,
         `/apis/apps/v1/namespaces/${namespace}/deployments`,
+        `/apis/apps/v1/namespaces/${namespace}/replicasets`,
+        `/api/v1/namespaces/${namespace}/pods`,
         `/api/v1/namespaces/${namespace}/services`,
         `/api/v1/namespaces/${namespace}/secrets`,
-    ]) {
-        assert.deepEqual(await names(cluster, kind), [], `${kind} is empty`);
+    ];
+    const deadline = Date.now() + 30_000;
+    for (const kind of kinds) {
+        let left = await names(cluster, kind);
+        while (left.length > 0 && Date.now() < deadline) {
+            await new Promise((resolve) => setTimeout(resolve, 250));
+            left = await names(cluster, kind);
+        }
+        assert.deepEqual(left, [], `${kind} is empty`);
     }
     const configMaps = await names(cluster, `/api/v1/namespaces/${namespace}/configmaps`);
     assert.deepEqual(

@@ -1,9 +1,10 @@
 // The controller stub's KServe v0.20 Standard mode against the real API server and the real
 // InferenceService CRD, without the engine: InferenceServices written directly, as a user would
-// with kubectl, and what the stub makes of them (see e2e/controllerStub.ts).
+// with kubectl, and what the stub makes of them (see e2e/controllerStub.ts), with the real
+// controllers rolling out its Deployments on kwok's node.
 import * as assert from "node:assert/strict";
 
-import { LocalCluster } from "../../e2e/cluster";
+import { LocalCluster, NEVER_READY_IMAGE } from "../../e2e/cluster";
 import { ControllerStub } from "../../e2e/controllerStub";
 import { environment } from "../../e2e/environment";
 
@@ -70,6 +71,13 @@ describe("e2e: the controller stub's KServe v0.20 Standard mode (real API server
             const o = await isvc(name);
             if (o && o.status?.observedGeneration === o.metadata.generation && done(o)) return o;
             assert.ok(Date.now() < deadline, `${name} did not settle: ${JSON.stringify(o?.status)}`);
+            await sleep(100);
+        }
+    };
+    const present = async (path: string): Promise<void> => {
+        const deadline = Date.now() + 30_000;
+        while (!(await cluster.get(path))) {
+            assert.ok(Date.now() < deadline, `${path} did not appear`);
             await sleep(100);
         }
     };
@@ -141,7 +149,7 @@ describe("e2e: the controller stub's KServe v0.20 Standard mode (real API server
                 s.spec.ports.map((p) => [p.port, p.targetPort]),
                 [[80, 8080]],
             );
-            assert.ok(await cluster.get(`${ENDPOINTS}/${name}`), `${name}: Endpoints`);
+            await present(`${ENDPOINTS}/${name}`); // from the real endpoints controller
         }
     });
 
@@ -191,7 +199,11 @@ describe("e2e: the controller stub's KServe v0.20 Standard mode (real API server
         await patch("zero", {
             canary: [{ predictor: { name: "v2", model: canaryModel(V2) }, trafficPercent: 10 }],
         });
-        const moved = await settled("zero", (o) => o.status?.canaryStatuses?.[0]?.trafficPercent === 10);
+        // The real controllers scale it up and kwok starts the pod: ready shortly after.
+        const moved = await settled(
+            "zero",
+            (o) => o.status?.canaryStatuses?.[0]?.trafficPercent === 10 && o.status.canaryStatuses[0].ready,
+        );
         assert.deepEqual(moved.status?.canaryStatuses, [{ name: "v2", ready: true, trafficPercent: 10 }]);
         assert.equal((await deployment("zero-v2-predictor"))?.spec.replicas, 1);
     });
@@ -207,15 +219,36 @@ describe("e2e: the controller stub's KServe v0.20 Standard mode (real API server
     });
 
     it("canary statuses follow the canary Deployment's availability, without a new generation", async () => {
-        stub.neverReady.add(`${NS}/gate-v2-predictor`);
+        // The canary's pods run an image kwok never starts: Pending, so the canary is not ready.
         await create("gate", {
             predictor: { name: "v1", model: model(V1) },
-            canary: [{ predictor: { name: "v2", model: canaryModel(V2) }, trafficPercent: 50 }],
+            canary: [
+                {
+                    predictor: { name: "v2", model: { ...canaryModel(V2), image: NEVER_READY_IMAGE } },
+                    trafficPercent: 50,
+                },
+            ],
         });
         const held = await settled("gate", (o) => isReady(o) && o.status?.canaryStatuses !== undefined);
         assert.deepEqual(held.status?.canaryStatuses, [{ name: "v2", ready: false, trafficPercent: 50 }]);
         assert.equal(condition(held, "CanaryPredictorReady")?.status, "False");
-        stub.neverReady.delete(`${NS}/gate-v2-predictor`);
+        // Its pod starts (its image swapped in place, as a pod allows): the Deployment becomes
+        // Available and the status follows, with the InferenceService unchanged.
+        const pods = await cluster.get<{ items: { metadata: { name: string } }[] }>(
+            `/api/v1/namespaces/${NS}/pods?labelSelector=app%3Disvc.gate-v2-predictor`,
+        );
+        assert.equal(pods?.items.length, 1);
+        const swapped = await cluster.request(
+            "PATCH",
+            `/api/v1/namespaces/${NS}/pods/${pods?.items[0].metadata.name}`,
+            {
+                spec: {
+                    containers: [{ name: "kserve-container", image: "registry.invalid/kserve-stub/predictor:v2" }],
+                },
+            },
+            "application/strategic-merge-patch+json",
+        );
+        assert.equal(swapped.status, 200, JSON.stringify(swapped.body));
         const freed = await settled("gate", (o) => o.status?.canaryStatuses?.[0]?.ready === true);
         assert.equal(freed.metadata.generation, held.metadata.generation);
         assert.equal(condition(freed, "CanaryPredictorReady")?.status, "True");
@@ -240,7 +273,7 @@ describe("e2e: the controller stub's KServe v0.20 Standard mode (real API server
         assert.equal(await service("knative-predictor"), undefined);
     });
 
-    it("deleting an InferenceService deletes its predictor objects (no garbage collector runs)", async () => {
+    it("deleting an InferenceService deletes its predictor objects (the real garbage collector)", async () => {
         for (const name of ["wisdom", "zero"]) {
             const res = await cluster.request("DELETE", `${ISVCS}/${name}`);
             assert.equal(res.status, 200, JSON.stringify(res.body));

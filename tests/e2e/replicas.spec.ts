@@ -231,8 +231,9 @@ describe("e2e: replicas on PostgreSQL and a git remote (real engine)", function 
             r1.post(STACKS.a, "apply", { operation: "promote" }),
             r2.post(STACKS.b, "apply", { operation: "promote" }),
         ]);
-        assert.equal(a.status, 200, JSON.stringify(a.body));
-        assert.equal(b.status, 200, JSON.stringify(b.body));
+        // On a failure, the replica's log holds the details under the response's requestId.
+        assert.equal(a.status, 200, `${JSON.stringify(a.body)}\n${r1.output.join("").slice(-4000)}`);
+        assert.equal(b.status, 200, `${JSON.stringify(b.body)}\n${r2.output.join("").slice(-4000)}`);
         for (const [stack, res] of [
             [STACKS.a, a],
             [STACKS.b, b],

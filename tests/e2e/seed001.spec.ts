@@ -1,20 +1,21 @@
 // Seed 001 (Deployment blue-green, httpbin) on the real engine.
 import * as assert from "node:assert/strict";
 
-import { LocalCluster } from "../../e2e/cluster";
+import { LocalCluster, NEVER_READY_IMAGE } from "../../e2e/cluster";
 import { ReleaseStack } from "../../automation/stack";
-import { applyStep, assertEmpty, defaultRouteWeights, fixture, names } from "./helpers";
+import { POLICY_PACK, applyStep, assertConverged, assertEmpty, defaultRouteWeights, fixture, names } from "./helpers";
 
 const NS = "seed001";
 
-function httpbin(versions: Record<string, unknown>[]): Record<string, unknown> {
+function httpbin(versions: Record<string, unknown>[], timeoutSeconds = 60): Record<string, unknown> {
     return {
         httpbin: {
             environment: "deployment",
             strategy: "blue-green",
             namespace: NS,
-            // No kubelet here: Deployments are gated on their Available condition (set by the stub).
-            readiness: { deployment: "available", timeoutSeconds: 60 },
+            // The provider's full rollout await: the real deployment controller's ReplicaSets, and
+            // pods that kwok runs on its node.
+            readiness: { timeoutSeconds },
             versions,
         },
     };
@@ -47,6 +48,23 @@ describe("e2e: seed 001 blue-green with Deployments (real engine)", function () 
         assert.deepEqual((await deployment("httpbin-0"))?.spec.selector.matchLabels, { app: "httpbin-0" });
         assert.deepEqual(await names(cluster, `/api/v1/namespaces/${NS}/services`), ["httpbin", "httpbin-0"]);
         assert.deepEqual(await defaultRouteWeights(cluster, NS, "httpbin"), [["httpbin-0", 100]]);
+        // Rolled out for real: the deployment controller's ReplicaSet, a pod kwok runs on its node
+        // (an address from its CIDR), and the EndpointSlice controller's slice for the Service.
+        const pods = await cluster.get<{ items: { status: { phase: string; podIP?: string } }[] }>(
+            `/api/v1/namespaces/${NS}/pods?labelSelector=app%3Dhttpbin-0`,
+        );
+        assert.equal(pods?.items.length, 1);
+        assert.equal(pods?.items[0].status.phase, "Running");
+        assert.match(pods?.items[0].status.podIP ?? "", /^10\.0\.1\.\d+$/);
+        const slices = await cluster.get<{
+            items: { endpoints: { addresses: string[]; conditions: { ready: boolean } }[] }[];
+        }>(
+            `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dhttpbin-0`,
+        );
+        assert.deepEqual(
+            slices?.items.flatMap((s) => s.endpoints.map((e) => [e.addresses[0], e.conditions.ready])),
+            [[pods?.items[0].status.podIP, true]],
+        );
     });
 
     it("deploys the candidate httpbin-1: 50/50", async () => {
@@ -72,12 +90,27 @@ describe("e2e: seed 001 blue-green with Deployments (real engine)", function () 
         assert.deepEqual(await defaultRouteWeights(cluster, NS, "httpbin"), [["httpbin-0", 100]]);
     });
 
-    it("destroys: nothing is left", async () => {
+    it("a candidate whose pods never start fails the update after its timeout; routing stays on the primary", async () => {
+        // kwok leaves pods of NEVER_READY_IMAGE Pending, as a kubelet would an image it cannot pull.
+        await stack.setReleases(
+            httpbin([v("v1", { weight: 100 }), v("v2", { image: NEVER_READY_IMAGE, weight: 0 })], 10),
+        );
+        await assert.rejects(stack.up({ policyPacks: [POLICY_PACK] }), /httpbin-1/);
+        const pods = await cluster.get<{
+            items: { spec: { containers: { image: string }[] }; status: { phase: string } }[];
+        }>(`/api/v1/namespaces/${NS}/pods`);
+        const stuck = pods?.items.filter((p) => p.spec.containers[0].image === NEVER_READY_IMAGE) ?? [];
+        assert.ok(stuck.length > 0 && stuck.every((p) => p.status.phase === "Pending"), "its pods stay Pending");
+        assert.deepEqual(await defaultRouteWeights(cluster, NS, "httpbin"), [["httpbin-0", 100]]);
+        // Dropping the candidate converges: its Deployment goes, and with it its ReplicaSet and pods.
+        await stack.setReleases(httpbin([v("v1")]));
+        assert.equal((await stack.up({ policyPacks: [POLICY_PACK] })).summary.result, "succeeded");
+        await assertConverged(stack);
+        assert.deepEqual(await names(cluster, `/apis/apps/v1/namespaces/${NS}/deployments`), ["httpbin-0"]);
+    });
+
+    it("destroys: nothing is left, ReplicaSets and pods collected by the real garbage collector", async () => {
         await stack.destroy();
-        // Endpoints written by the stub are not the release's; remove them before checking.
-        for (const name of await names(cluster, `/api/v1/namespaces/${NS}/endpoints`)) {
-            await cluster.request("DELETE", `/api/v1/namespaces/${NS}/endpoints/${name}`);
-        }
         await assertEmpty(cluster, NS);
     });
 });
