@@ -33,25 +33,48 @@ interface Condition {
 }
 
 interface LiveObject {
-    metadata?: { generation?: number };
+    metadata?: { generation?: number; annotations?: Record<string, string> };
+    spec?: { canary?: { predictor?: { name?: string }; trafficPercent?: number }[] };
     status?: {
         observedGeneration?: number;
         conditions?: Condition[];
-        canaryStatuses?: { name?: string; ready?: boolean }[];
+        canaryStatuses?: { name?: string; ready?: boolean; trafficPercent?: number }[];
     };
 }
 
-/** A canary predictor is ready: listed ready in canaryStatuses, reported for the current generation. */
-export function isCanaryReady(object: LiveObject, canary: string): boolean {
-    const listed = object.status?.canaryStatuses?.some((c) => c.name === canary && c.ready === true) ?? false;
-    const observed = object.status?.observedGeneration;
-    const generation = object.metadata?.generation;
-    return listed && observed !== undefined && generation !== undefined && observed >= generation;
+/**
+ * KServe Standard mode copies status.observedGeneration from the stable predictor's Deployment
+ * (inference_service_status.go PropagateRawStatus), not from the InferenceService: a canary edit
+ * raises the InferenceService's generation and leaves that number behind, so it says nothing about
+ * which spec the status is for.
+ */
+function isStandardMode(object: LiveObject): boolean {
+    const mode = object.metadata?.annotations?.["serving.kserve.io/deploymentMode"];
+    return mode === "Standard" || mode === "RawDeployment";
 }
 
-/** Ready for the current generation: the condition is True and reports on the latest spec. */
+/**
+ * A canary predictor is ready: listed ready in canaryStatuses with the trafficPercent the spec
+ * gives it (so the status was written for this spec; see isStandardMode on the generation).
+ */
+export function isCanaryReady(object: LiveObject, canary: string): boolean {
+    const wanted = object.spec?.canary?.find((c) => c.predictor?.name === canary)?.trafficPercent;
+    return (
+        wanted !== undefined &&
+        (object.status?.canaryStatuses?.some(
+            (c) => c.name === canary && c.ready === true && c.trafficPercent === wanted,
+        ) ??
+            false)
+    );
+}
+
+/**
+ * Ready for the current generation: the condition is True and reports on the latest spec (not
+ * comparable for a Standard-mode InferenceService, see isStandardMode: the condition alone).
+ */
 export function isReady(object: LiveObject, condition: "Ready" | "Available"): boolean {
     const ok = object.status?.conditions?.some((c) => c.type === condition && c.status === "True") ?? false;
+    if (isStandardMode(object)) return ok;
     const observed = object.status?.observedGeneration;
     const generation = object.metadata?.generation;
     return ok && (observed === undefined || generation === undefined || observed >= generation);

@@ -445,11 +445,14 @@ export class ReleaseManager {
             edit: (c: ops.ReleasesConfig) => ops.promote(c, release, this.opOptions),
             promotion: true,
         };
-        const recorded = (await this.recordedReleases()) as ops.ReleasesConfig;
-        const drains =
-            Object.hasOwn(recorded, release) && ops.promotionStep(recorded, release, this.opOptions) === "drain";
         const plan = await this.run(request);
-        if (!drains || apply !== true || !plan.applied) return plan;
+        // Decided from what this run applied (under the lock), not from an earlier read: a drain
+        // leaves the stable predictor at 0% beside the canary that now serves everything.
+        const drained =
+            plan.trafficAfter.length >= 2 &&
+            plan.trafficAfter[0].percent === 0 &&
+            (plan.trafficBefore[0]?.percent ?? 0) > 0;
+        if (apply !== true || !plan.applied || !drained) return plan;
         return this.run(request);
     }
 
@@ -914,7 +917,13 @@ export class ReleaseManager {
             });
         const { resolved } = this.resolve(before, release);
         const knativeCanary = resolved.strategy === "kserve-canary" && !isStandardCanary(resolved);
-        const candidates = knativeCanary ? resolved.versions : resolved.versions.slice(1);
+        // A Standard-mode canary at 0% may have no replica (autoscalerClass none) until a step
+        // gives it traffic; the update itself then waits for it (its waitFor), so only canaries
+        // that serve are checked here.
+        const serving = new Set(trafficBefore.filter((row) => row.percent > 0).map((row) => row.version));
+        const candidates = knativeCanary
+            ? resolved.versions
+            : resolved.versions.slice(1).filter((v) => !isStandardCanary(resolved) || serving.has(v.name));
         for (const v of candidates) {
             let ready: boolean;
             try {

@@ -166,13 +166,15 @@ export function planTraffic(release: ResolvedRelease): TrafficRow[] {
     switch (release.strategy) {
         case "kserve-canary": {
             if (isStandardCanary(release)) {
-                // KServe v0.20 spec.canary: each canary has its percent, the stable one the rest.
+                // KServe v0.20 spec.canary: each canary has its percent, the stable one the rest. A
+                // canary at 100% (a promotion's drain: the stable serves nothing) is the primary.
                 const canaries = release.versions.slice(1).reduce((sum, v) => sum + (v.trafficPercent ?? 0), 0);
-                return release.versions.map((v, i) =>
-                    i === 0
-                        ? { version: v.name, role: "primary", percent: 100 - canaries }
-                        : { version: v.name, role: "candidate", percent: v.trafficPercent ?? 0 },
-                );
+                const drainedInto = release.versions.find((v, i) => i > 0 && v.trafficPercent === 100);
+                return release.versions.map((v, i) => {
+                    const percent = i === 0 ? 100 - canaries : (v.trafficPercent ?? 0);
+                    const primary = drainedInto ? v === drainedInto : i === 0;
+                    return { version: v.name, role: primary ? "primary" : "candidate", percent };
+                });
             }
             const latest = release.canaryTrafficPercent ?? 100;
             const rows: TrafficRow[] = [
@@ -280,6 +282,14 @@ function namedContainer(v: ResolvedVersion, predictor: unknown): Record<string, 
     return copy;
 }
 
+/** A version's labels and annotations, for its predictor (none when empty: the API server drops an empty map). */
+function versionMeta(v: ResolvedVersion): { labels?: Record<string, string>; annotations?: Record<string, string> } {
+    const out: { labels?: Record<string, string>; annotations?: Record<string, string> } = {};
+    if (Object.keys(v.labels).length > 0) out.labels = dict(v.labels);
+    if (Object.keys(v.annotations).length > 0) out.annotations = dict(v.annotations);
+    return out;
+}
+
 /**
  * kserve-canary in Standard mode: the app's one InferenceService (KServe v0.20). The first version
  * is the stable predictor, named so that a promotion (the canary becomes the first version) only
@@ -297,16 +307,23 @@ function standardCanaryInferenceService(release: ResolvedRelease, traffic: Traff
             .filter((c) => traffic[c.index].percent > 0)
             .map((c) => `jsonpath={.status.canaryStatuses[?(@.name=="${c.name}")].ready}=true`),
     ];
-    const annotations = dict(stable.annotations, {
+    // The object's own labels and annotations are the app's: KServe copies them onto every
+    // predictor's pods, so a version's would restart the others' (and move on promotion). Each
+    // version's go on its own predictor (PredictorSpec labels/annotations), which KServe lays over.
+    const annotations = dict(release.annotations, {
         "serving.kserve.io/deploymentMode": MODE_NAMES.current["kserve-raw"],
         [WAIT_FOR]: gates.length === 1 ? gates[0] : JSON.stringify(gates),
         [TIMEOUT]: String(release.timeoutSeconds),
     });
     const spec = inferenceServiceSpecOf(release, stable);
-    spec.predictor = { name: stable.name, ...namedContainer(stable, spec.predictor) };
+    spec.predictor = { name: stable.name, ...versionMeta(stable), ...namedContainer(stable, spec.predictor) };
     if (canaries.length > 0) {
         spec.canary = canaries.map((c) => ({
-            predictor: { name: c.name, ...namedContainer(c, inferenceServiceSpecOf(release, c).predictor) },
+            predictor: {
+                name: c.name,
+                ...versionMeta(c),
+                ...namedContainer(c, inferenceServiceSpecOf(release, c).predictor),
+            },
             trafficPercent: traffic[c.index].percent,
         }));
     }
@@ -317,7 +334,7 @@ function standardCanaryInferenceService(release: ResolvedRelease, traffic: Traff
         manifest: {
             apiVersion: "serving.kserve.io/v1beta1",
             kind: "InferenceService",
-            metadata: meta(release, release.name, dict(release.labels, stable.labels), annotations),
+            metadata: meta(release, release.name, release.labels, annotations),
             spec,
         },
     };

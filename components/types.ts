@@ -162,7 +162,7 @@ export interface VersionArgs {
      * Object name; default `<app>-<index>` (for `kserve-canary` in Knative mode, the app name; in
      * Standard mode it is the predictor name, required: `<app>-<name>-predictor`). At most 63
      * characters here; validation allows fewer where KServe derives longer names from it
-     * (`kserve` 47, `kserve-raw` 53: validate/tables.ts MAX_VERSION_NAME), a bound that depends on
+     * (`kserve` 47, `kserve-raw` 48: validate/tables.ts MAX_VERSION_NAME), a bound that depends on
      * the environment and so stays in code.
      * @pattern ^[a-z]([-a-z0-9]*[a-z0-9])?$
      * @maxLength 63

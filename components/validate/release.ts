@@ -144,6 +144,61 @@ function strategyRules(
     }
 }
 
+/** Predictor fields a Standard-mode canary would silently inherit from the stable predictor. */
+const INHERITED_BY_CANARIES = ["image", "args", "runtime", "protocolVersion"] as const;
+
+/**
+ * KServe v0.20 builds each canary by merging it over the stable predictor, where an unset field
+ * never overrides: a canary that leaves out what the stable sets would run the stable's value
+ * (and lose it on promotion), and a canary with another implementation (sklearn vs model) would
+ * get both, KServe then serving the stable's model. Refused, with the field to set.
+ */
+function inheritanceRules(checker: Checker, path: string, versions: readonly ResolvedVersion[]): void {
+    const [stable, ...canaries] = versions;
+    if (stable === undefined) return;
+    const implementation = (v: ResolvedVersion): string | undefined => {
+        if (!v.inferenceServiceSpec) return "model";
+        const predictor = v.inferenceServiceSpec.predictor;
+        return isObject(predictor) ? Object.keys(predictor).find((k) => CANARY_IMPLEMENTATIONS.includes(k)) : undefined;
+    };
+    for (const canary of canaries) {
+        const at = `${path}.versions[${canary.index}]`;
+        if (implementation(canary) !== implementation(stable)) {
+            checker.add(
+                at,
+                `serves with ${implementation(canary) ?? "no implementation"} while the stable version serves with ${implementation(stable) ?? "none"}; KServe merges a canary over the stable predictor, so it would get both and serve the stable's model`,
+                "describe both the same way (storageUri and modelFormat, or the same key in inferenceServiceSpec.predictor)",
+            );
+            continue;
+        }
+        if (canary.inferenceServiceSpec || stable.inferenceServiceSpec) continue;
+        for (const field of INHERITED_BY_CANARIES) {
+            if (stable[field] !== undefined && canary[field] === undefined) {
+                checker.add(
+                    `${at}.${field}`,
+                    `is not set while the stable version sets it (${show(stable[field])}); KServe merges a canary over the stable predictor, so the canary would run the stable's value`,
+                    `set ${field} on the canary too (the same value, or its own)`,
+                );
+            }
+        }
+    }
+}
+
+/** Predictor fields that are implementations (a container each), as in the InferenceService CRD. */
+const CANARY_IMPLEMENTATIONS = [
+    "model",
+    "sklearn",
+    "xgboost",
+    "tensorflow",
+    "pytorch",
+    "triton",
+    "onnx",
+    "huggingface",
+    "pmml",
+    "lightgbm",
+    "paddle",
+];
+
 /**
  * Rules over a release's version list: distinct names that do not take the app's name, and the
  * number of versions each strategy needs. `configured` counts every entry, even a wrong one.
@@ -198,6 +253,7 @@ function versionListRules(
         );
     }
     if (isStandardCanary({ strategy, environment })) {
+        inheritanceRules(checker, path, versions);
         const canaries = versions.slice(1).filter((v) => v.trafficPercent !== undefined);
         const sum = canaries.reduce((total, v) => total + (v.trafficPercent ?? 0), 0);
         if (sum > 100) {

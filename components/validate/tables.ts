@@ -208,11 +208,12 @@ export function isStandardCanary(release: { strategy?: Strategy; environment?: E
 
 /**
  * Longest version name per environment. Knative names revisions `<isvc>-predictor-00001` and
- * Standard mode names the Deployment `<isvc>-predictor`; both must fit in a 63-character label.
+ * Standard mode labels the predictor's pods `app=isvc.<isvc>-predictor`; both must fit in a
+ * 63-character label.
  */
 export const MAX_VERSION_NAME: Readonly<Record<Environment, number>> = {
     kserve: 63 - "-predictor-00001".length,
-    "kserve-raw": 63 - "-predictor".length,
+    "kserve-raw": 63 - "isvc.-predictor".length,
     "kserve-modelmesh": 63,
     deployment: 63,
 };

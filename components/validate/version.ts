@@ -365,9 +365,10 @@ export function versionOf(checker: Checker, entry: VersionEntry, release: Releas
     // kserve-canary keeps one InferenceService named after the app; other strategies number them.
     const defaultName = strategy === "kserve-canary" ? release.appName : `${release.appName}-${index}`;
     const standardCanary = isStandardCanary(release);
-    // Standard-mode canary versions are predictors of the app's InferenceService: <app>-<name>-predictor.
+    // Standard-mode canary versions are predictors of the app's InferenceService: KServe labels
+    // their pods app=isvc.<app>-<name>-predictor, a label value of at most 63 characters.
     const maxNameLength = standardCanary
-        ? 63 - `${release.appName}--predictor`.length
+        ? Math.max(1, 63 - `isvc.${release.appName}--predictor`.length)
         : environment
           ? MAX_VERSION_NAME[environment]
           : 63;

@@ -80,7 +80,9 @@ export const maxCandidatePercent: ResourceValidationPolicy = {
                 );
             }
             for (const c of canariesOf(args.props)) {
-                if (typeof c.trafficPercent === "number" && c.trafficPercent > maxPercent) {
+                // A canary at 100% leaves the stable predictor nothing: the first half of a
+                // promotion (drain, then rename), which the guard rail allows like any promotion.
+                if (typeof c.trafficPercent === "number" && c.trafficPercent > maxPercent && c.trafficPercent < 100) {
                     reportViolation(
                         `InferenceService ${name} gives ${canaryLabel(c)} (a candidate) trafficPercent ${c.trafficPercent}, above the maximum of ${maxPercent}%; raise it in smaller steps.`,
                     );

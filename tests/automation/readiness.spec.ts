@@ -99,18 +99,25 @@ describe("readiness from the cluster", () => {
     });
 
     it("reads a KServe v0.20 canary predictor's readiness from its InferenceService's canaryStatuses", async () => {
-        const isvc = (generation: number, observed: number, statuses: { name: string; ready: boolean }[]) => ({
-            ...ready(generation, observed),
+        // Standard mode: observedGeneration is the stable Deployment's, so a status is matched to
+        // the spec by the canary's trafficPercent instead.
+        type Status = { name: string; ready: boolean; trafficPercent: number };
+        const isvc = (generation: number, observed: number, statuses: Status[], specPercent = 10) => ({
+            metadata: { generation, annotations: { "serving.kserve.io/deploymentMode": "Standard" } },
+            spec: { canary: [{ predictor: { name: "v2" }, trafficPercent: specPercent }] },
             status: { ...ready(generation, observed).status, canaryStatuses: statuses },
         });
-        assert.equal(isCanaryReady(isvc(2, 2, [{ name: "v2", ready: true }]), "v2"), true);
-        assert.equal(isCanaryReady(isvc(2, 2, [{ name: "v2", ready: false }]), "v2"), false, "a pinned canary");
-        assert.equal(isCanaryReady(isvc(3, 2, [{ name: "v2", ready: true }]), "v2"), false, "an older generation's");
-        assert.equal(isCanaryReady(isvc(2, 2, [{ name: "v3", ready: true }]), "v2"), false);
+        const v2 = (ready: boolean, trafficPercent = 10): Status => ({ name: "v2", ready, trafficPercent });
+        assert.equal(isCanaryReady(isvc(2, 2, [v2(true)]), "v2"), true);
+        assert.equal(isCanaryReady(isvc(2, 2, [v2(false)]), "v2"), false, "a pinned canary");
+        assert.equal(isCanaryReady(isvc(5, 1, [v2(true)]), "v2"), true, "the Deployment's generation is no measure");
+        assert.equal(isCanaryReady(isvc(3, 1, [v2(true, 10)], 25), "v2"), false, "a status for an older spec");
+        assert.equal(isCanaryReady(isvc(2, 2, [{ ...v2(true), name: "v3" }]), "v2"), false);
+        // The stable predictor's Ready in Standard mode: the condition alone, whatever the generations.
+        assert.equal(isReady(isvc(5, 1, []), "Ready"), true);
+        assert.equal(isReady(ready(5, 1), "Ready"), false, "other modes still compare generations");
         const api = await fakeApiServer((url) =>
-            url.endsWith("/inferenceservices/wisdom")
-                ? { status: 200, body: isvc(1, 1, [{ name: "v2", ready: true }]) }
-                : { status: 404 },
+            url.endsWith("/inferenceservices/wisdom") ? { status: 200, body: isvc(1, 1, [v2(true)]) } : { status: 404 },
         );
         try {
             const probe = clusterReadiness(kubeConfigFor({ kubeconfig: kubeconfig(api.url) }));

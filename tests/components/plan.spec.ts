@@ -794,6 +794,32 @@ describe("planRelease: KServe v0.20 Standard-mode canary (spec.canary)", () => {
         assert.equal(entry.externalName, "wisdom-v1-predictor.models.svc.cluster.local");
     });
 
+    it("labels each predictor with its version, and the InferenceService with the app only (KServe copies its labels onto every predictor's pods)", () => {
+        const p = canary(10);
+        const isvc = manifestOf(p, "InferenceService/wisdom");
+        assert.equal(isvc.metadata.labels["app.kubernetes.io/version"], undefined);
+        const spec = isvc.spec as {
+            predictor: { labels: Record<string, string> };
+            canary: { predictor: { labels: Record<string, string> } }[];
+        };
+        assert.equal(spec.predictor.labels["app.kubernetes.io/version"], "v1");
+        assert.equal(spec.canary[0].predictor.labels["app.kubernetes.io/version"], "v2");
+        // On promotion the stable predictor takes the canary's labels: its pods' labels stay.
+        const promoted = plan(standardCanary([canaryVersion("v2")]));
+        const stable = (manifestOf(promoted, "InferenceService/wisdom").spec as typeof spec).predictor;
+        assert.deepEqual(stable.labels, spec.canary[0].predictor.labels);
+    });
+
+    it("records a canary at 100% (a promotion's drain) as the primary: the stable predictor serves nothing", () => {
+        assert.deepEqual(
+            canary(100).traffic.map((r) => [r.version, r.role, r.percent]),
+            [
+                ["v1", "candidate", 0],
+                ["v2", "primary", 100],
+            ],
+        );
+    });
+
     it("routes a pinned canary (0%) nothing, and a canary at 100% everything", () => {
         const hostsOf = (p: ReturnType<typeof plan>) =>
             vsSpec(p).http.flatMap((r) => r.route.map((d) => `${d.destination.host.split(".")[0]} ${d.weight}`));
@@ -837,7 +863,10 @@ describe("planRelease: KServe v0.20 Standard-mode canary (spec.canary)", () => {
                 { name: "v2", trafficPercent: 5, inferenceServiceSpec: { predictor } },
             ]),
         );
-        assert.deepEqual(isvcSpec(p).canary?.[0], { predictor: { name: "v2", ...predictor }, trafficPercent: 5 });
+        const entry = isvcSpec(p).canary?.[0] as { predictor: Record<string, unknown>; trafficPercent: number };
+        const { labels, ...rest } = entry.predictor;
+        assert.deepEqual({ ...entry, predictor: rest }, { predictor: { name: "v2", ...predictor }, trafficPercent: 5 });
+        assert.equal((labels as Record<string, string>)["app.kubernetes.io/version"], "v2");
     });
 });
 

@@ -782,10 +782,10 @@ describe("validateRelease: KServe v0.20 Standard-mode canary (spec.canary)", () 
             problem: /accepts spec.canary only with deploymentMode Standard/,
         },
         {
-            title: "a name too long for <app>-<name>-predictor",
-            args: standardCanary([canaryVersion("v".repeat(47))]),
+            title: "a name too long for the pod label app=isvc.<app>-<name>-predictor",
+            args: standardCanary([canaryVersion("v".repeat(42))]),
             path: "releases.wisdom.versions[0].name",
-            problem: /at most 46/,
+            problem: /at most 41/,
         },
         {
             title: "an autoscaling canary predictor",
@@ -812,6 +812,27 @@ describe("validateRelease: KServe v0.20 Standard-mode canary (spec.canary)", () 
             ]),
             path: "releases.wisdom.versions[1].inferenceServiceSpec.predictor.model.name",
             problem: /is required on a canary predictor by the KServe v0.20 CRD/,
+        },
+        {
+            title: "a canary that would inherit the stable's args (KServe merges it over the stable predictor)",
+            args: standardCanary([canaryVersion("v1", undefined, { args: ["--workers=4"] }), canaryVersion("v2", 10)]),
+            path: "releases.wisdom.versions[1].args",
+            problem: /is not set while the stable version sets it \(\["--workers=4"\]\)/,
+        },
+        {
+            title: "a canary with another implementation than the stable (it would get both)",
+            args: standardCanary([
+                canaryVersion("v1"),
+                {
+                    name: "v2",
+                    trafficPercent: 10,
+                    inferenceServiceSpec: {
+                        predictor: { sklearn: { name: "kserve-container", storageUri: GS_MODEL } },
+                    },
+                },
+            ]),
+            path: "releases.wisdom.versions[1]",
+            problem: /serves with sklearn while the stable version serves with model/,
         },
         {
             title: "a transformer on a canary",

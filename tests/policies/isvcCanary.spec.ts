@@ -8,7 +8,9 @@ import { canariesWaitedFor, canaryReadyExpression, waitForExpressions, waitsForR
 import * as rules from "../../policies/rules";
 import { allPolicies } from "../../policies/rules";
 import { backend, httpRoute, rule, service } from "./gatewayFixtures";
-import { TestResource, copy, resourceViolations, stackViolations, violationsOf } from "./helpers";
+import { ModelReleaseArgs } from "../../components/modelRelease";
+import { canaryVersion, standardCanary as standardCanaryArgs } from "../components/fixtures";
+import { TestResource, componentResources, copy, resourceViolations, stackViolations, violationsOf } from "./helpers";
 
 const ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService";
 const VS = "kubernetes:networking.istio.io/v1:VirtualService";
@@ -220,6 +222,20 @@ describe("KServe v0.20 canaries: valid releases pass every rule", () => {
             }
         });
     }
+
+    it("lets a promotion's drain through a 50% maximum: the component's own objects with the canary at 100%", async () => {
+        const resources = await componentResources({
+            wisdom: standardCanaryArgs([canaryVersion("v1"), canaryVersion("v2", 100)]) as ModelReleaseArgs,
+        });
+        assert.deepEqual(await violationsOf(rules.maxCandidatePercent, resources, { maxPercent: 50 }), []);
+        const halfway = await componentResources({
+            wisdom: standardCanaryArgs([canaryVersion("v1"), canaryVersion("v2", 60)]) as ModelReleaseArgs,
+        });
+        assert.match(
+            (await violationsOf(rules.maxCandidatePercent, halfway, { maxPercent: 50 })).join("\n"),
+            /canary "v2" \(a candidate\) trafficPercent 60, above the maximum of 50%/,
+        );
+    });
 
     it("holds a canary at exactly the configured maximum (10 of 10%) and refuses it under 5%", async () => {
         const resources = [...release(), v1v2Split()];
