@@ -21,6 +21,7 @@ import {
     RELEASE_NO_EFFECT,
     ROUTING_NO_EFFECT,
     STRATEGY_ENVIRONMENTS,
+    PREDICTOR_IMPLEMENTATIONS,
     isStandardCanary,
     noEffectKeys,
     wrongStrategy,
@@ -159,7 +160,9 @@ function inheritanceRules(checker: Checker, path: string, versions: readonly Res
     const implementation = (v: ResolvedVersion): string | undefined => {
         if (!v.inferenceServiceSpec) return "model";
         const predictor = v.inferenceServiceSpec.predictor;
-        return isObject(predictor) ? Object.keys(predictor).find((k) => CANARY_IMPLEMENTATIONS.includes(k)) : undefined;
+        return isObject(predictor)
+            ? Object.keys(predictor).find((k) => PREDICTOR_IMPLEMENTATIONS.includes(k))
+            : undefined;
     };
     for (const canary of canaries) {
         const at = `${path}.versions[${canary.index}]`;
@@ -183,21 +186,6 @@ function inheritanceRules(checker: Checker, path: string, versions: readonly Res
         }
     }
 }
-
-/** Predictor fields that are implementations (a container each), as in the InferenceService CRD. */
-const CANARY_IMPLEMENTATIONS = [
-    "model",
-    "sklearn",
-    "xgboost",
-    "tensorflow",
-    "pytorch",
-    "triton",
-    "onnx",
-    "huggingface",
-    "pmml",
-    "lightgbm",
-    "paddle",
-];
 
 /**
  * Rules over a release's version list: distinct names that do not take the app's name, and the

@@ -340,3 +340,21 @@ export function wrongStrategy(
     if (strategy === undefined || strategy === owner.strategy) return undefined;
     return { problem: `only applies to strategy ${owner.strategy}, not ${strategy}`, fix: owner.fix(strategy) };
 }
+
+/**
+ * InferenceService predictor fields that are implementations, a container each (the CRD requires
+ * its `name` on a canary predictor).
+ */
+export const PREDICTOR_IMPLEMENTATIONS: readonly string[] = [
+    "model",
+    "sklearn",
+    "xgboost",
+    "tensorflow",
+    "pytorch",
+    "triton",
+    "onnx",
+    "huggingface",
+    "pmml",
+    "lightgbm",
+    "paddle",
+];

@@ -18,6 +18,7 @@ import {
     STRATEGY_FIELDS,
     StrategyField,
     VERSION_NO_EFFECT,
+    PREDICTOR_IMPLEMENTATIONS,
     isStandardCanary,
     noEffectKeys,
     wrongStrategy,
@@ -298,20 +299,6 @@ function strategyFieldsOf(
  * replicas (inference_service_validation.go validateCanarySpecs). A canary's full spec gives only
  * its predictor: the canary entry has no transformer or explainer of its own.
  */
-/** Canary predictor fields that are containers, whose `name` the v0.20 CRD requires. */
-const CANARY_CONTAINERS = [
-    "model",
-    "sklearn",
-    "xgboost",
-    "tensorflow",
-    "pytorch",
-    "triton",
-    "onnx",
-    "huggingface",
-    "pmml",
-    "lightgbm",
-    "paddle",
-];
 
 const CANARY_PREDICTOR_REFUSED = ["maxReplicas", "scaleTarget", "scaleMetric", "autoScaling", "workerSpec"];
 
@@ -332,7 +319,9 @@ function standardCanarySpecRules(checker: Checker, path: string, spec: Record<st
             "remove it (the canary's replicas follow its trafficPercent, or set minReplicas)",
         );
     }
-    for (const key of CANARY_CONTAINERS.filter((k) => isObject(predictor[k]) && predictor[k].name === undefined)) {
+    for (const key of PREDICTOR_IMPLEMENTATIONS.filter(
+        (k) => isObject(predictor[k]) && predictor[k].name === undefined,
+    )) {
         checker.add(
             `${path}.inferenceServiceSpec.predictor.${key}.name`,
             "is required on a canary predictor by the KServe v0.20 CRD",
