@@ -106,6 +106,9 @@ export class LocalCluster {
                 if (options.controllers ?? true) {
                     await cluster.startControllers();
                 }
+                if ((options.crds ?? true) && (options.controllers ?? true)) {
+                    await cluster.installMesh();
+                }
                 return cluster;
             } catch (error) {
                 await cluster.stop();
@@ -226,8 +229,9 @@ export class LocalCluster {
             "--leader-elect=false",
             "--secure-port=0",
             "--use-service-account-credentials=false",
-            // nodelifecycle removes the taint the API server puts on a new node once kwok reports it Ready.
-            "--controllers=deployment,replicaset,endpoint,endpointslice,garbagecollector,namespace,nodelifecycle",
+            // nodelifecycle removes the taint the API server puts on a new node once kwok reports it Ready;
+            // disruption keeps PodDisruptionBudgets' status (the Standard-mode canary's readiness gates).
+            "--controllers=deployment,replicaset,endpoint,endpointslice,garbagecollector,namespace,nodelifecycle,disruption",
         ]);
         this.spawnLogged("kube-scheduler", [
             `--kubeconfig=${this.kubeconfig}`,
@@ -269,6 +273,55 @@ export class LocalCluster {
                 throw new Error(`kwok's node did not become Ready and untainted in 60s:\n${this.recentLogs()}`);
             }
             await sleep(200);
+        }
+    }
+
+    /**
+     * What an Istio + KServe install puts in a cluster and the rendered routing refers to: the
+     * ingress gateway (its pod runs on kwok's node), its Service, the knative-local-gateway
+     * Service KServe's Serverless mode routes through, and net-istio's two Gateways. Istio's
+     * analyzers check the releases' VirtualServices against these, as they would on a real mesh.
+     */
+    async installMesh(): Promise<void> {
+        for (const name of ["istio-system", "knative-serving"]) await this.createNamespace(name);
+        for (const object of meshObjects()) await this.apply(object);
+    }
+
+    /** Deletes one object applied with `apply`, if it exists. */
+    async remove(object: MeshObject): Promise<void> {
+        const res = await this.request("DELETE", this.objectPath(object));
+        if (res.status >= 300 && res.status !== 404) {
+            throw new Error(
+                `deleting ${object.kind} ${object.metadata.name} failed (${res.status}): ${JSON.stringify(res.body)}`,
+            );
+        }
+    }
+
+    private objectPath(object: MeshObject): string {
+        const [group, version] = object.apiVersion.includes("/")
+            ? object.apiVersion.split("/")
+            : ["", object.apiVersion];
+        const base = group === "" ? `/api/${version}` : `/apis/${group}/${version}`;
+        return `${base}/namespaces/${object.metadata.namespace}/${object.kind.toLowerCase()}s/${object.metadata.name}`;
+    }
+
+    /** Server-side applies one object (which carries apiVersion, kind, metadata.name and namespace). */
+    async apply(object: MeshObject): Promise<void> {
+        const [group, version] = object.apiVersion.includes("/")
+            ? object.apiVersion.split("/")
+            : ["", object.apiVersion];
+        const base = group === "" ? `/api/${version}` : `/apis/${group}/${version}`;
+        const plural = `${object.kind.toLowerCase()}s`;
+        const res = await this.request(
+            "PATCH",
+            `${base}/namespaces/${object.metadata.namespace}/${plural}/${object.metadata.name}?fieldManager=model-release-e2e&force=true`,
+            object,
+            "application/apply-patch+yaml",
+        );
+        if (res.status >= 300) {
+            throw new Error(
+                `applying ${object.kind} ${object.metadata.name} failed (${res.status}): ${JSON.stringify(res.body)}`,
+            );
         }
     }
 
@@ -413,6 +466,115 @@ export class LocalCluster {
         }
         fs.rmSync(this.dir, { recursive: true, force: true });
     }
+}
+
+export interface MeshObject {
+    apiVersion: string;
+    kind: "Deployment" | "Service" | "Gateway";
+    metadata: { name: string; namespace: string; labels?: Record<string, string> };
+    spec: Record<string, unknown>;
+}
+
+const INGRESS_GATEWAY_LABELS = { app: "istio-ingressgateway", istio: "ingressgateway" };
+
+/**
+ * A gateway a platform team adds on the mesh's ingress pods, e.g. for `routing.splitGateway`: an
+ * Istio Gateway accepting every host on port 80 and the Service that reaches it.
+ */
+export function ingressGateway(namespace: string, name: string): MeshObject[] {
+    return [
+        {
+            apiVersion: "networking.istio.io/v1",
+            kind: "Gateway",
+            metadata: { name, namespace },
+            spec: {
+                selector: { istio: "ingressgateway" },
+                servers: [{ port: { number: 8080, name: "http", protocol: "HTTP" }, hosts: ["*"] }],
+            },
+        },
+        {
+            apiVersion: "v1",
+            kind: "Service",
+            metadata: { name, namespace },
+            spec: { selector: { istio: "ingressgateway" }, ports: [{ name: "http2", port: 80, targetPort: 8080 }] },
+        },
+    ];
+}
+
+/**
+ * The Service ModelMesh's controller creates in a namespace it serves (`modelmesh-serving`, gRPC
+ * 8033 and REST 8008, selecting its runtime pods), which seed 002's routing targets. No ModelMesh
+ * runs here: it has no pods, as before a runtime has scaled up.
+ */
+export function modelMeshService(namespace: string): MeshObject {
+    return {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "modelmesh-serving", namespace, labels: { "modelmesh-service": "modelmesh-serving" } },
+        spec: {
+            selector: { "modelmesh-service": "modelmesh-serving" },
+            ports: [
+                { name: "grpc", port: 8033, targetPort: "grpc" },
+                { name: "http", port: 8008, targetPort: "http" },
+            ],
+        },
+    };
+}
+
+/** The mesh's own objects, as Istio's and net-istio's installs name them (Istio 1.30). */
+export function meshObjects(): MeshObject[] {
+    const gateway = (name: string, port: number): MeshObject => ({
+        apiVersion: "networking.istio.io/v1",
+        kind: "Gateway",
+        metadata: { name, namespace: "knative-serving" },
+        spec: {
+            selector: { istio: "ingressgateway" },
+            servers: [{ port: { number: port, name: "http", protocol: "HTTP" }, hosts: ["*"] }],
+        },
+    });
+    return [
+        {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: { name: "istio-ingressgateway", namespace: "istio-system", labels: INGRESS_GATEWAY_LABELS },
+            spec: {
+                replicas: 1,
+                selector: { matchLabels: INGRESS_GATEWAY_LABELS },
+                template: {
+                    metadata: { labels: INGRESS_GATEWAY_LABELS },
+                    spec: {
+                        containers: [
+                            {
+                                name: "istio-proxy",
+                                image: "docker.io/istio/proxyv2:1.30.3",
+                                ports: [8080, 8443, 8081].map((containerPort) => ({ containerPort })),
+                            },
+                        ],
+                    },
+                },
+            },
+        },
+        {
+            apiVersion: "v1",
+            kind: "Service",
+            metadata: { name: "istio-ingressgateway", namespace: "istio-system", labels: INGRESS_GATEWAY_LABELS },
+            spec: {
+                selector: INGRESS_GATEWAY_LABELS,
+                ports: [
+                    { name: "http2", port: 80, targetPort: 8080 },
+                    { name: "https", port: 443, targetPort: 8443 },
+                ],
+            },
+        },
+        {
+            apiVersion: "v1",
+            kind: "Service",
+            metadata: { name: "knative-local-gateway", namespace: "istio-system" },
+            spec: { selector: { istio: "ingressgateway" }, ports: [{ name: "http2", port: 80, targetPort: 8081 }] },
+        },
+        gateway("knative-ingress-gateway", 80),
+        gateway("knative-local-gateway", 8081),
+    ];
 }
 
 /**

@@ -34,6 +34,11 @@ export function environment(): Promise<Environment> {
 
 let startedEnv: Environment | undefined;
 
+/** The shared environment if it has been started in this process (no start otherwise). */
+export function startedEnvironment(): Environment | undefined {
+    return startedEnv;
+}
+
 /**
  * Kills the shared environment at once, synchronously: for a process's `exit` event, when a
  * parallel mocha worker that ran several test files ends.

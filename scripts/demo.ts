@@ -12,6 +12,7 @@ import { TrafficRow } from "../components/plan";
 import { LocalCluster } from "../e2e/cluster";
 import { ensureEngine, localStackOptions } from "../e2e/engine";
 import { ControllerStub } from "../e2e/controllerStub";
+import { analyzeIstio } from "../e2e/istioAnalysis";
 
 const MODEL = "gs://seldon-models/sklearn/mms/lr_model";
 
@@ -92,6 +93,13 @@ async function main(): Promise<void> {
             const releases = up.outputs.releases?.value as Record<string, { traffic: TrafficRow[]; host: string }>;
             console.log(`up: ${up.summary.result}; ${releases.wisdom.host}`);
             console.log(table(releases.wisdom.traffic));
+            // Istio's own analyzers over the live cluster, as the end-to-end suite runs them.
+            const findings = (await analyzeIstio(bin, cluster.kubeconfig)).filter((m) => m.level !== "Info");
+            console.log(
+                findings.length === 0
+                    ? "istio analyze: no errors or warnings"
+                    : findings.map((m) => `istio analyze: ${m.level} [${m.code}]${m.origin} ${m.message}`).join("\n"),
+            );
         }
         heading("5. clean up");
         await stack.destroy();

@@ -9,10 +9,12 @@
 #   kube-controller-manager, kube-scheduler, kwok
 #                                   real controllers beside it: Deployments roll out through
 #                                   ReplicaSets and Pods on kwok's simulated node
+#   istio-analyze                   Istio's configuration analyzers (what `istioctl analyze` runs),
+#                                   a thin program of ours on Istio 1.30's analysis packages
 # Binaries go to a cache outside the checkout, keyed by the pinned versions, so a fresh clone
 # (CI) reuses them; Go's module and build caches are reused the same way. The controllers have a
 # cache directory and key of their own (linked into the engine's bin directory), so adding or
-# moving one does not rebuild the engine.
+# moving one does not rebuild the engine; so has the analyzer.
 #
 # Usage: scripts/engine.sh            build what is missing, print progress, then the bin dir
 #        scripts/engine.sh --bin      print the bin dir only (exit 1 if anything is missing)
@@ -41,13 +43,25 @@ key_of() { # key_of <version line> <tool dir>...
 KEY=$(key_of "$PULUMI_VERSION $KUBERNETES_PROVIDER_VERSION $KUBERNETES_VERSION $ETCD_VERSION" "${ENGINE_TOOLS[@]}")
 BIN="$CACHE/engine-$KEY/bin"
 CONTROLLERS_BIN="$CACHE/controllers-$(key_of "$KUBERNETES_VERSION" "${CONTROLLER_TOOLS[@]}")/bin"
+# The analyzer is our own program: its source is part of its key.
+ANALYZER_BIN="$CACHE/analyzer-$(key_of "$(cat "$ROOT/tools/istio-analyzer/main.go")" istio-analyzer)/bin"
 PIECES=(pulumi pulumi-resource-kubernetes pulumi-analyzer-policy-nodejs kube-apiserver etcd
-    kube-controller-manager kube-scheduler kwok)
+    kube-controller-manager kube-scheduler kwok istio-analyze)
+
+# Where a piece is built; pieces built outside $BIN are linked into it, and a link left from an
+# older key must not count as built.
+out_of() {
+    case $1 in
+    kube-controller-manager | kube-scheduler | kwok) echo "$CONTROLLERS_BIN" ;;
+    istio-analyze) echo "$ANALYZER_BIN" ;;
+    *) echo "$BIN" ;;
+    esac
+}
 
 missing() {
     local piece
     for piece in "${PIECES[@]}"; do
-        [[ -x "$BIN/$piece" ]] || echo "$piece"
+        [[ -x "$BIN/$piece" && -x "$(out_of "$piece")/$piece" ]] || echo "$piece"
     done
     [[ -f "$BIN/kwok-stages.yaml" ]] || echo "kwok-stages.yaml"
 }
@@ -80,7 +94,11 @@ npm_version() {
 [[ "$(npm_version @pulumi/kubernetes)" == "$KUBERNETES_PROVIDER_VERSION" ]] ||
     fail "package.json pins @pulumi/kubernetes $(npm_version @pulumi/kubernetes) but the engine builds $KUBERNETES_PROVIDER_VERSION"
 
-mkdir -p "$BIN" "$CONTROLLERS_BIN"
+mkdir -p "$BIN" "$CONTROLLERS_BIN" "$ANALYZER_BIN"
+# The end-to-end workers each run this script at start: one builds, the others wait here and
+# then find everything cached (no two builds write the same binary).
+exec 9>"$CACHE/.build.lock"
+flock 9
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 START=$(date +%s)
 
@@ -93,13 +111,14 @@ declare -A ESTIMATE=(
     [kube-controller-manager]="2-4 min after kube-apiserver"
     [kube-scheduler]="0.2-1 min after kube-controller-manager"
     [kwok]="3.5-6 min"
+    [istio-analyze]="5-8 min"
 )
 TO_BUILD=()
-for piece in pulumi pulumi-resource-kubernetes kube-apiserver etcd kube-controller-manager kube-scheduler kwok; do
-    [[ -x "$BIN/$piece" ]] || TO_BUILD+=("$piece")
+for piece in pulumi pulumi-resource-kubernetes kube-apiserver etcd kube-controller-manager kube-scheduler kwok istio-analyze; do
+    [[ -x "$(out_of "$piece")/$piece" ]] || TO_BUILD+=("$piece")
 done
 if ((${#TO_BUILD[@]} > 0)); then
-    log "to build: ${TO_BUILD[*]}; a cold build of all seven takes 30-45 min on 2 cores (cached in $BIN afterwards)"
+    log "to build: ${TO_BUILD[*]}; a cold build of all eight takes 35-50 min on 2 cores (cached in $BIN afterwards)"
 fi
 BUILT=0
 
@@ -210,6 +229,9 @@ if [[ ! -f "$CONTROLLERS_BIN/kwok-stages.yaml" ]]; then
     log "kwok-stages.yaml: written from $module"
 fi
 ln -sfn "$CONTROLLERS_BIN/kwok-stages.yaml" "$BIN/kwok-stages.yaml"
+
+# 7. Istio's analyzers, run by the end-to-end suite against the live cluster after every step.
+build istio-analyze istio-analyzer . "" "$ANALYZER_BIN"
 
 log "ready in $(($(date +%s) - START))s: $BIN (pulumi v$PULUMI_VERSION, kubernetes provider v$KUBERNETES_PROVIDER_VERSION, kube-apiserver v$KUBERNETES_VERSION, etcd v$ETCD_VERSION)"
 echo "$BIN"

@@ -10,7 +10,8 @@ import { PreviewResult } from "@pulumi/pulumi/automation";
 
 import { LocalCluster } from "../../e2e/cluster";
 import { POLICY_PACK, localStackOptions } from "../../e2e/engine";
-import { Environment, environment } from "../../e2e/environment";
+import { Environment, environment, startedEnvironment } from "../../e2e/environment";
+import { analyzeIstio, analyzedFingerprint, unjustified } from "../../e2e/istioAnalysis";
 import { Authenticator, Grants, Role, TokenTable, sha256Hex } from "../../automation/auth";
 import { ReleaseManager } from "../../automation/releases";
 import { ServerOptions, buildServer } from "../../automation/server";
@@ -48,7 +49,48 @@ export async function applyStep(
     const up = await stack.up({ policyPacks: [POLICY_PACK] });
     assert.equal(up.summary.result, "succeeded");
     await assertConverged(stack);
+    await assertIstioAnalysis(`after an update to ${JSON.stringify(expected)}`);
     return preview;
+}
+
+/**
+ * What Istio's analyzers did in this process: runs, time spent, steps whose objects had not
+ * changed since a clean analysis (skipped), and messages by level and code.
+ */
+export const istioFindings = { runs: 0, ms: 0, unchanged: 0, byCode: new Map<string, number>() };
+
+/** The analyzed objects' fingerprint at the last analysis that refused nothing. */
+let lastCleanFingerprint: string | undefined;
+
+/**
+ * Istio's analyzers on the whole live cluster (when this process has started it): an error, or
+ * a warning not justified in e2e/istioAnalysis.ts, fails the step. Run after every applied step
+ * and, from the root hook, after every test; skipped when none of the objects they look at has
+ * changed since an analysis that refused nothing (the test after its last applied step, say).
+ */
+export async function assertIstioAnalysis(step: string): Promise<void> {
+    const env = startedEnvironment();
+    if (!env) return;
+    const started = Date.now();
+    const fingerprint = await analyzedFingerprint(env.cluster);
+    if (fingerprint === lastCleanFingerprint) {
+        istioFindings.unchanged++;
+        return;
+    }
+    const messages = await analyzeIstio(env.bin, env.cluster.kubeconfig);
+    istioFindings.runs++;
+    istioFindings.ms += Date.now() - started;
+    for (const m of messages) {
+        const key = `${m.level} ${m.code}`;
+        istioFindings.byCode.set(key, (istioFindings.byCode.get(key) ?? 0) + 1);
+    }
+    const refused = unjustified(messages);
+    if (refused.length === 0) lastCleanFingerprint = fingerprint;
+    assert.deepEqual(
+        refused.map((m) => `${m.level} [${m.code}]${m.origin} ${m.message}`),
+        [],
+        `Istio's analyzers ${step}`,
+    );
 }
 
 /** Spurious second previews seen (provider 4.25 recording a pre-patch object; see README). */
@@ -106,6 +148,7 @@ export async function assertEmpty(cluster: LocalCluster, namespace: string): Pro
         `/apis/networking.istio.io/v1/namespaces/${namespace}/serviceentries`,
         `/apis/apps/v1/namespaces/${namespace}/deployments`,
         `/apis/apps/v1/namespaces/${namespace}/replicasets`,
+        `/apis/policy/v1/namespaces/${namespace}/poddisruptionbudgets`,
         `/api/v1/namespaces/${namespace}/pods`,
         `/api/v1/namespaces/${namespace}/services`,
         `/api/v1/namespaces/${namespace}/secrets`,

@@ -1,7 +1,7 @@
 // Seed 002 (ModelMesh canary by header) on the real engine.
 import * as assert from "node:assert/strict";
 
-import { LocalCluster } from "../../e2e/cluster";
+import { LocalCluster, modelMeshService } from "../../e2e/cluster";
 import { ReleaseStack } from "../../automation/stack";
 import { applyStep, assertEmpty, fixture, names } from "./helpers";
 
@@ -46,6 +46,8 @@ describe("e2e: seed 002 ModelMesh canary by header (real engine)", function () {
 
     before(async function () {
         ({ cluster, stack } = await fixture(NS));
+        // What ModelMesh's install provides in its namespace, and the routing targets.
+        await cluster.apply(modelMeshService(NS));
     });
     after(async function () {
         await stack?.cleanup().catch(() => undefined);
@@ -91,6 +93,7 @@ describe("e2e: seed 002 ModelMesh canary by header (real engine)", function () {
 
     it("destroys: nothing is left", async () => {
         await stack.destroy();
+        await cluster.remove(modelMeshService(NS));
         await assertEmpty(cluster, NS);
     });
 });
