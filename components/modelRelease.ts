@@ -123,6 +123,15 @@ export class ModelRelease extends pulumi.ComponentResource {
                     { ...opts, additionalSecretOutputs: ["data", "stringData"] },
                 );
             }
+            case "policy/v1/PodDisruptionBudget":
+                return new k8s.policy.v1.PodDisruptionBudget(
+                    name,
+                    {
+                        metadata: manifest.metadata,
+                        spec: manifest.spec as k8s.types.input.policy.v1.PodDisruptionBudgetSpec,
+                    },
+                    opts,
+                );
             case "v1/ServiceAccount":
                 return new k8s.core.v1.ServiceAccount(
                     name,

@@ -16,7 +16,8 @@ import {
 import { toPercentages } from "./weights";
 
 /** What an object is for; the component wires dependencies by role. */
-export type ObjectRole = "credentials" | "workload" | "service" | "entry" | "weight-config" | "routing";
+export type ObjectRole =
+    "credentials" | "workload" | "readiness-gate" | "service" | "entry" | "weight-config" | "routing";
 
 /** A Kubernetes object to create, as a plain manifest. */
 export interface PlannedObject {
@@ -118,6 +119,7 @@ const OWNED = { "pulumi.com/patchForce": "true" };
 /** Pulumi Kubernetes provider annotations that gate on readiness. */
 const WAIT_FOR = "pulumi.com/waitFor";
 const TIMEOUT = "pulumi.com/timeoutSeconds";
+const SKIP_AWAIT = "pulumi.com/skipAwait";
 
 function clone<T>(value: T): T {
     return structuredClone(value);
@@ -295,25 +297,19 @@ function versionMeta(v: ResolvedVersion): { labels?: Record<string, string>; ann
  * is the stable predictor, named so that a promotion (the canary becomes the first version) only
  * renames it to the canary's name: KServe then keeps the canary's Deployment as the stable one,
  * without a restart, and deletes the old one. Each later version is a `spec.canary` entry.
- * The update waits for Ready (the stable predictor) and for every canary that gets traffic: the
- * Ready condition leaves canaries out, and a canary at 0% may have no replicas (autoscalerClass
- * none), so it is not waited for.
+ * The InferenceService itself is not awaited: in Standard mode KServe copies the stable
+ * Deployment's observedGeneration into its status (kserve#6081), so after a change that leaves that
+ * Deployment alone (a canary added, a percent moved) the provider's waitFor would never see its
+ * generation observed. Readiness is gated per predictor instead (standardReadinessGate).
  */
 function standardCanaryInferenceService(release: ResolvedRelease, traffic: TrafficRow[]): PlannedObject {
     const [stable, ...canaries] = release.versions;
-    const gates = [
-        "condition=Ready",
-        ...canaries
-            .filter((c) => traffic[c.index].percent > 0)
-            .map((c) => `jsonpath={.status.canaryStatuses[?(@.name=="${c.name}")].ready}=true`),
-    ];
-    // The object's own labels and annotations are the app's: KServe copies them onto every
-    // predictor's pods, so a version's would restart the others' (and move on promotion). Each
-    // version's go on its own predictor (PredictorSpec labels/annotations), which KServe lays over.
+    // The object's own labels and annotations are the app's, and constant: KServe copies them onto
+    // every predictor's pods, so a version's (or a gate that changed with the traffic) would
+    // restart the others. Each version's go on its own predictor (PredictorSpec labels/annotations).
     const annotations = dict(release.annotations, {
         "serving.kserve.io/deploymentMode": MODE_NAMES.current["kserve-raw"],
-        [WAIT_FOR]: gates.length === 1 ? gates[0] : JSON.stringify(gates),
-        [TIMEOUT]: String(release.timeoutSeconds),
+        [SKIP_AWAIT]: "true",
     });
     const spec = inferenceServiceSpecOf(release, stable);
     spec.predictor = { name: stable.name, ...versionMeta(stable), ...namedContainer(stable, spec.predictor) };
@@ -336,6 +332,34 @@ function standardCanaryInferenceService(release: ResolvedRelease, traffic: Traff
             kind: "InferenceService",
             metadata: meta(release, release.name, release.labels, annotations),
             spec,
+        },
+    };
+}
+
+/**
+ * The readiness gate of a Standard-mode predictor that gets traffic: a PodDisruptionBudget over
+ * its pods (KServe labels them `app: isvc.<predictor>`) that allows no disruption budget of its
+ * own (minAvailable 0) and is awaited until DisruptionAllowed, which the disruption controller
+ * sets once at least one of those pods is Ready, with the PDB's own observedGeneration. It exists
+ * only while the predictor gets traffic, so it is created, and awaited, each time the predictor
+ * starts to get some; the routing waits for it. A 0% canary may have no replicas (autoscalerClass
+ * none) and has none.
+ */
+function standardReadinessGate(release: ResolvedRelease, v: ResolvedVersion): PlannedObject {
+    const predictor = predictorServiceName(release.name, release.strategy, v);
+    return {
+        id: `PodDisruptionBudget/${predictor}-ready`,
+        dependsOn: [],
+        role: "readiness-gate",
+        version: v.name,
+        manifest: {
+            apiVersion: "policy/v1",
+            kind: "PodDisruptionBudget",
+            metadata: meta(release, `${predictor}-ready`, release.labels, {
+                [WAIT_FOR]: "condition=DisruptionAllowed",
+                [TIMEOUT]: String(release.timeoutSeconds),
+            }),
+            spec: { minAvailable: 0, selector: { matchLabels: { app: `isvc.${predictor}` } } },
         },
     };
 }
@@ -788,9 +812,10 @@ function httpRoute(release: ResolvedRelease, traffic: TrafficRow[]): PlannedObje
 const WAITS_FOR: Record<ObjectRole, ObjectRole[]> = {
     credentials: [],
     workload: ["credentials"],
+    "readiness-gate": ["workload"],
     service: [],
     entry: [],
-    routing: ["workload", "service", "entry"],
+    routing: ["workload", "readiness-gate", "service", "entry"],
     "weight-config": ["routing"],
 };
 
@@ -801,6 +826,9 @@ export function planRelease(release: ResolvedRelease): ReleasePlan {
     const standardCanary = isStandardCanary(release);
     if (standardCanary) {
         objects.push(standardCanaryInferenceService(release, traffic));
+        for (const v of release.versions) {
+            if (traffic[v.index].percent > 0) objects.push(standardReadinessGate(release, v));
+        }
     } else {
         for (const v of release.versions) {
             objects.push(...(isKServe(release) ? [inferenceService(release, v)] : deploymentObjects(release, v)));

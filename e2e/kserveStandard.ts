@@ -459,7 +459,7 @@ export function standardStatus(
     deployments: ReadonlyMap<string, Deployment>,
     options: { neverReady?: boolean } = {},
 ): InferenceServiceStatus {
-    const { name, namespace, generation } = isvc.metadata;
+    const { name, namespace } = isvc.metadata;
     const stableName = predictorServiceName(name, isvc.spec?.predictor?.name);
     const stable = deployments.get(stableName);
     const ready = !options.neverReady && deploymentAvailable(stable);
@@ -473,7 +473,11 @@ export function standardStatus(
             : { type: "PredictorReady", status: "False" },
         { type: "Ready", status: ready ? "True" : "False" },
     ];
-    const status: InferenceServiceStatus = { observedGeneration: generation, deploymentMode: "Standard", conditions };
+    // KServe copies the stable Deployment's observedGeneration, not the InferenceService's own
+    // (inference_service_status.go; kserve#6081): after a change that leaves that Deployment alone
+    // it stays below metadata.generation.
+    const status: InferenceServiceStatus = { deploymentMode: "Standard", conditions };
+    if (stable?.status?.observedGeneration !== undefined) status.observedGeneration = stable.status.observedGeneration;
     if (ready) {
         status.url = `http://${name}-${namespace}.example.com`;
         status.address = { url: `http://${stableName}.${namespace}.svc.cluster.local` };

@@ -13,6 +13,7 @@ export const INFERENCE_SERVICE_TYPE = "kubernetes:serving.kserve.io/v1beta1:Infe
 export const CONFIG_MAP_TYPE = "kubernetes:core/v1:ConfigMap";
 export const SERVICE_TYPE = "kubernetes:core/v1:Service";
 export const DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment";
+export const PDB_TYPE = "kubernetes:policy/v1:PodDisruptionBudget";
 
 /** Annotations that gate a workload on readiness (the provider's await logic). */
 export const WAIT_FOR = "pulumi.com/waitFor";
@@ -704,23 +705,35 @@ export function waitForExpressions(annotations: Record<string, string> | undefin
     return [value];
 }
 
-/** Whether waitFor expressions wait for the Ready condition (`condition=Ready[=True]`, case-insensitive as kubectl). */
-export function waitsForReady(expressions: string[]): boolean {
-    return expressions.some((e) => /^condition=ready(=true)?$/i.test(e));
+/**
+ * The pod selectors (`app` label values) of the stack's awaited PodDisruptionBudgets: each one,
+ * awaited until `condition=DisruptionAllowed`, holds an update until at least one pod it selects
+ * is Ready (the disruption controller allows a disruption only above the budget's minimum, which
+ * is 0 or more). By `<namespace>/<app label>`.
+ */
+export function awaitedPodGates(resources: { type: string; props: Json }[]): Set<string> {
+    const gates = new Set<string>();
+    for (const r of resources) {
+        if (r.type !== PDB_TYPE) continue;
+        const meta = metadataOf(r.props);
+        const annotations = meta.annotations ?? {};
+        if (annotations[SKIP_AWAIT] === "true") continue;
+        if (!waitForExpressions(annotations).some((e) => /^condition=DisruptionAllowed(=True)?$/i.test(e))) continue;
+        const spec = isObject(r.props.spec) ? r.props.spec : {};
+        const selector = isObject(spec.selector) ? spec.selector : {};
+        const labels = isObject(selector.matchLabels) ? selector.matchLabels : {};
+        if (
+            typeof labels.app === "string" &&
+            Object.keys(labels).length === 1 &&
+            selector.matchExpressions === undefined
+        ) {
+            gates.add(keyOf(meta.namespace, labels.app));
+        }
+    }
+    return gates;
 }
 
-/** The waitFor expression that holds once canary `name` is ready (InferenceService status.canaryStatuses). */
-export function canaryReadyExpression(name: string): string {
-    return `jsonpath={.status.canaryStatuses[?(@.name=="${name}")].ready}=true`;
-}
-
-const CANARY_READY =
-    /^jsonpath=\{\s*\$?\.status\.canaryStatuses\[\s*\?\s*\(?\s*@\.name\s*==\s*(["'])([^"']*)\1\s*\)?\s*\]\.ready\s*\}=true$/;
-
-/** The canaries whose readiness waitFor expressions wait for (canaryReadyExpression, either quote). */
-export function canariesWaitedFor(expressions: string[]): string[] {
-    return expressions.flatMap((e) => {
-        const m = CANARY_READY.exec(e);
-        return m ? [m[2]] : [];
-    });
+/** The `app` label KServe puts on a Standard-mode predictor's pods. */
+export function predictorPodApp(service: string): string {
+    return `isvc.${service}`;
 }

@@ -164,8 +164,22 @@ function inheritanceRules(checker: Checker, path: string, versions: readonly Res
             ? Object.keys(predictor).find((k) => PREDICTOR_IMPLEMENTATIONS.includes(k))
             : undefined;
     };
+    /** A version's full-spec predictor minReplicas, when it sets one. */
+    const minReplicasOf = (v: ResolvedVersion): number | undefined => {
+        const predictor = v.inferenceServiceSpec?.predictor;
+        return isObject(predictor) && typeof predictor.minReplicas === "number" ? predictor.minReplicas : undefined;
+    };
+    const stableMin = minReplicasOf(stable);
     for (const canary of canaries) {
         const at = `${path}.versions[${canary.index}]`;
+        const min = minReplicasOf(canary);
+        if (min !== undefined && min > (stableMin ?? 1)) {
+            checker.add(
+                `${at}.inferenceServiceSpec.predictor.minReplicas`,
+                `is ${min}, above the stable version's ${stableMin ?? "1 (KServe's default)"}; KServe v0.20 refuses a canary with more replicas than the stable predictor`,
+                "lower it, or raise the stable version's minReplicas in its inferenceServiceSpec",
+            );
+        }
         if (implementation(canary) !== implementation(stable)) {
             checker.add(
                 at,

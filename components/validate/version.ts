@@ -464,6 +464,14 @@ export function versionOf(checker: Checker, entry: VersionEntry, release: Releas
                 "remove it and list each canary as a version with its trafficPercent",
             );
         }
+        const stablePredictor = specs.inferenceServiceSpec.predictor;
+        if (index === 0 && isObject(stablePredictor) && stablePredictor.canaryTrafficPercent !== undefined) {
+            checker.add(
+                `${path}.inferenceServiceSpec.predictor.canaryTrafficPercent`,
+                "is Knative mode's canary; KServe ignores it in Standard mode, where spec.canary splits",
+                "remove it and give each canary version a trafficPercent",
+            );
+        }
     }
     const { weight, match, mirrorPercent, trafficPercent } = strategyFieldsOf(checker, entry, version, release);
 

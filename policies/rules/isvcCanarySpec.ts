@@ -4,12 +4,11 @@ import {
     DEFAULT_MIN_REPLICAS,
     DEPLOYMENT_MODE,
     INFERENCE_SERVICE_TYPE,
+    SKIP_AWAIT,
     WAIT_FOR,
     canariesOf,
-    canariesWaitedFor,
     canaryLabel,
     canaryListOf,
-    isPercent,
     metadataOf,
     objectName,
     predictorOf,
@@ -17,9 +16,6 @@ import {
 } from "../lib";
 
 /** Fields the KServe v0.20 webhook refuses on a canary predictor: canaries are sized from the stable. */
-/** The annotation that picks a predictor's autoscaler; `none` makes KServe write computed replicas. */
-const AUTOSCALER_CLASS = "serving.kserve.io/autoscalerClass";
-
 export const CANARY_FORBIDDEN_FIELDS = ["maxReplicas", "scaleTarget", "scaleMetric", "autoScaling", "workerSpec"];
 
 /**
@@ -27,14 +23,15 @@ export const CANARY_FORBIDDEN_FIELDS = ["maxReplicas", "scaleTarget", "scaleMetr
  * "Standard" (the webhook refuses the legacy "RawDeployment", and Knative mode splits with
  * canaryTrafficPercent), every entry a predictor without maxReplicas, scaleTarget, scaleMetric,
  * autoScaling or workerSpec, and a canary's minReplicas at most the stable predictor's (default
- * 1). A readiness gate (pulumi.com/waitFor) that waits for a canary it does not have, or for one
- * that gets no replica (autoscalerClass none, and trafficPercent 0 with no minReplicas:
- * ceil(stable min x percent / 100) = 0; under the default HPA it keeps one), would never hold, so the update would time out: refused too.
+ * 1). An InferenceService with canaries is not awaited itself (pulumi.com/waitFor): its
+ * status.observedGeneration is the stable Deployment's (kserve#6081), so the wait would stall,
+ * and the update time out, after any change that leaves that Deployment alone (a canary added, a
+ * percent moved); its predictors are gated by PodDisruptionBudgets over their pods instead.
  */
 export const isvcCanarySpec: ResourceValidationPolicy = {
     name: "isvc-canary-spec",
     description:
-        'InferenceService spec.canary is used only in deploymentMode "Standard", without autoscaling fields, with minReplicas at most the stable\'s, and waited for only when it can become ready.',
+        'InferenceService spec.canary is used only in deploymentMode "Standard", without autoscaling fields, with minReplicas at most the stable\'s, and without a waitFor on the InferenceService (kserve#6081).',
     enforcementLevel: "mandatory",
     validateResource: (args, reportViolation) => {
         if (args.type !== INFERENCE_SERVICE_TYPE) return;
@@ -63,8 +60,6 @@ export const isvcCanarySpec: ResourceValidationPolicy = {
         }
         const stable = predictorOf(args.props);
         const stableMin = typeof stable.minReplicas === "number" ? stable.minReplicas : DEFAULT_MIN_REPLICAS;
-        /** Replicas KServe gives each named canary, and why, when known. */
-        const replicas = new Map<string, { count: number; why: string } | undefined>();
         for (const c of canaries) {
             const label = `InferenceService ${isvc} ${canaryLabel(c)}`;
             if (!c.hasPredictor) {
@@ -85,34 +80,12 @@ export const isvcCanarySpec: ResourceValidationPolicy = {
                     `${label} has minReplicas ${min}, above the stable predictor's ${stableMin}${typeof stable.minReplicas === "number" ? "" : " (the default)"}; KServe v0.20 refuses it: lower the canary's minReplicas or raise the stable's.`,
                 );
             }
-            if (typeof c.name === "string") {
-                const count =
-                    typeof min === "number"
-                        ? { count: min, why: `minReplicas ${min}` }
-                        : isPercent(c.trafficPercent)
-                          ? {
-                                count: Math.ceil((stableMin * c.trafficPercent) / 100),
-                                why: `no minReplicas, and ceil(${stableMin} x trafficPercent ${c.trafficPercent} / 100) = ${Math.ceil((stableMin * c.trafficPercent) / 100)}`,
-                            }
-                          : undefined;
-                if (!replicas.has(c.name)) replicas.set(c.name, count);
-            }
         }
-        for (const name of new Set(canariesWaitedFor(waitForExpressions(annotations)))) {
-            if (!replicas.has(name)) {
-                reportViolation(
-                    `InferenceService ${isvc} waits (${WAIT_FOR}) for canary "${name}" to be ready, but spec.canary has no canary "${name}"; the wait would never hold and the update would time out: drop that expression or add the canary.`,
-                );
-            } else {
-                const sized = replicas.get(name);
-                // Only with autoscalerClass none does KServe write the computed replicas; under the
-                // default HPA the Deployment keeps at least one.
-                if (sized?.count === 0 && annotations[AUTOSCALER_CLASS] === "none") {
-                    reportViolation(
-                        `InferenceService ${isvc} waits (${WAIT_FOR}) for canary "${name}" to be ready, but KServe gives it 0 replicas (${sized.why}, with autoscalerClass none), so it never becomes ready and the update would time out: drop that expression while the canary is pinned, or give the canary replicas (minReplicas) or traffic.`,
-                    );
-                }
-            }
+        const waits = waitForExpressions(annotations);
+        if (canaries.length > 0 && waits.length > 0 && annotations[SKIP_AWAIT] !== "true") {
+            reportViolation(
+                `InferenceService ${isvc} has canaries and waits for ${waits.join(", ")} (${WAIT_FOR}); KServe reports the stable Deployment's observedGeneration as its own (kserve#6081), so after a change that leaves that Deployment alone (a canary added, a percent moved) the wait never holds and the update times out: drop ${WAIT_FOR}, set ${SKIP_AWAIT}: "true", and gate each predictor that gets traffic with a PodDisruptionBudget over its pods (app: isvc.<predictor Service>) awaited on condition=DisruptionAllowed.`,
+            );
         }
     },
 };

@@ -8,10 +8,10 @@ import {
     Workload,
     allRoutes,
     anyRouteLabel,
+    awaitedPodGates,
     backendRefsOf,
     backendWorkload,
-    canariesWaitedFor,
-    canaryReadyExpression,
+    canariesOf,
     effectiveWeight,
     gatewayRuleLabel,
     gatewayRules,
@@ -21,10 +21,9 @@ import {
     keyOf,
     metadataOf,
     objectName,
+    predictorPodApp,
     predictorServiceIndex,
     resolveDestination,
-    waitForExpressions,
-    waitsForReady,
     workloadPredictor,
 } from "../lib";
 
@@ -34,25 +33,28 @@ import {
  * provider unless `pulumi.com/skipAwait` is "true". Checked for VirtualService destinations and
  * HTTPRoute backendRefs alike (a backendRef gets traffic when its weight, 1 when omitted, is
  * above 0; `<isvc>-predictor` is InferenceService `<isvc>`, and so is `<isvc>-<name>-predictor`
- * when `<name>` is its stable predictor's name or a canary's). A KServe v0.20 canary
- * (`spec.canary`) is not part of the InferenceService's Ready condition, so traffic to it needs a
- * waitFor that holds both `condition=Ready` and the canary's own readiness,
- * `jsonpath={.status.canaryStatuses[?(@.name=="<name>")].ready}=true`.
+ * when `<name>` is its stable predictor's name or a canary's). An InferenceService with KServe
+ * v0.20 canaries (`spec.canary`) cannot be gated by its own waitFor: its Ready condition leaves the
+ * canaries out, and in Standard mode its status.observedGeneration is the stable Deployment's
+ * (kserve#6081), so a waitFor stalls after any change that leaves that Deployment alone. Traffic
+ * to each of its predictors needs a gate on the predictor's own pods: an awaited
+ * PodDisruptionBudget (`condition=DisruptionAllowed`) selecting `app: isvc.<predictor Service>`.
  */
 export const noTrafficWithoutReadinessGate: StackValidationPolicy = {
     name: "no-traffic-without-readiness-gate",
     description:
-        "Versions without a readiness gate receive no traffic; an InferenceService canary gets traffic only when waitFor also waits for its canaryStatuses readiness.",
+        "Versions without a readiness gate receive no traffic; a predictor of an InferenceService with canaries gets traffic only behind an awaited PodDisruptionBudget over its pods.",
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
         const ungated = new Set<string>();
-        /** The waitFor expressions of each InferenceService, by `<namespace>/<name>`. */
-        const gates = new Map<string, string[]>();
+        /** InferenceServices with canaries, by `<namespace>/<name>`: gated per predictor only. */
+        const withCanaries = new Set<string>();
+        const podGates = awaitedPodGates(args.resources);
         for (const r of args.resources) {
             const meta = metadataOf(r.props);
             const annotations = meta.annotations ?? {};
             if (r.type === INFERENCE_SERVICE_TYPE) {
-                gates.set(keyOf(meta.namespace, meta.name), waitForExpressions(annotations));
+                if (canariesOf(r.props).length > 0) withCanaries.add(keyOf(meta.namespace, meta.name));
                 if (!annotations[WAIT_FOR] || annotations[SKIP_AWAIT] === "true") {
                     ungated.add(`InferenceService:${keyOf(meta.namespace, meta.name)}`);
                 }
@@ -70,19 +72,19 @@ export const noTrafficWithoutReadinessGate: StackValidationPolicy = {
                 ? { kind: "InferenceService", namespace: predictor.namespace, name: predictor.isvc }
                 : w;
             const what = `${kind} ${namespace}/${name}${predictor?.canary === undefined ? "" : ` (canary "${predictor.canary}")`}`;
+            if (predictor) {
+                // A gate on the predictor's own pods is always enough, and the only gate of an
+                // InferenceService with canaries.
+                const app = predictorPodApp(predictor.service);
+                if (podGates.has(keyOf(namespace, app))) return undefined;
+                if (withCanaries.has(keyOf(namespace, name))) {
+                    return `predictor ${predictor.service} of ${what}, which has no readiness gate on its pods (the InferenceService's own waitFor cannot gate it: Ready leaves canaries out, and KServe reports the stable Deployment's observedGeneration, kserve#6081); add a PodDisruptionBudget with selector app: ${app} and ${WAIT_FOR}: condition=DisruptionAllowed, or give it ${zero}`;
+                }
+            }
             if (ungated.has(`${kind}:${namespace}/${name}`)) {
                 return `${what}, which has no readiness gate; add ${WAIT_FOR} (or drop ${SKIP_AWAIT}) or give it ${zero}`;
             }
-            if (predictor?.canary === undefined) return undefined;
-            const expressions = gates.get(keyOf(namespace, name)) ?? [];
-            const missing = [
-                ...(waitsForReady(expressions) ? [] : ["condition=Ready"]),
-                ...(canariesWaitedFor(expressions).includes(predictor.canary)
-                    ? []
-                    : [canaryReadyExpression(predictor.canary)]),
-            ];
-            if (missing.length === 0) return undefined;
-            return `canary "${predictor.canary}" of InferenceService ${namespace}/${name}, whose readiness gate does not wait for it (the InferenceService's Ready condition does not include canaries); add ${missing.map((m) => `'${m}'`).join(" and ")} to ${WAIT_FOR} (a JSON array of expressions) or give it ${zero}`;
+            return undefined;
         };
         for (const r of args.resources.filter((x) => isVirtualService(x.type))) {
             const namespace = metadataOf(r.props).namespace ?? "default";

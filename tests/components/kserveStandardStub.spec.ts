@@ -313,7 +313,10 @@ describe("e2e stub: KServe v0.20 Standard mode (pure rules)", () => {
                 ["Ready", "True", undefined],
             ],
         );
-        assert.equal(status.observedGeneration, 3);
+        // KServe copies the stable Deployment's observedGeneration (kserve#6081), not the
+        // InferenceService's generation (3 here).
+        assert.equal(status.observedGeneration, 1);
+        assert.equal(standardStatus(i, byName(available("wisdom-v1-predictor", 1, 2))).observedGeneration, 2);
         assert.equal(status.address?.url, "http://wisdom-v1-predictor.ns.svc.cluster.local");
 
         // A 0-replica canary (autoscaler class none, 0%): Available but no available replica.
@@ -399,10 +402,13 @@ describe("e2e stub: KServe v0.20 Standard mode (pure rules)", () => {
             (third.conditions as { type: string }[]).some((c) => c.type === "CanaryPredictorReady"),
             false,
         );
-        // A new generation alone is a change.
+        // A new InferenceService generation alone is not (KServe reports the Deployment's); the
+        // stable Deployment's new observed generation is.
         const next = withCanary();
         next.metadata.generation = 4;
-        assert.ok(statusPatch(written, standardStatus(next, deployments), "t5"));
+        assert.equal(statusPatch(written, standardStatus(next, deployments), "t5"), undefined);
+        const rolled = byName(available("wisdom-v1-predictor", 1, 2), available("wisdom-v2-predictor", 1));
+        assert.ok(statusPatch(written, standardStatus(withCanary(), rolled), "t5"));
     });
 
     it("compares live objects by the fields the stub sets: defaults ignored, a stray label is a change", () => {

@@ -168,6 +168,8 @@ describe("planRelease: environment x strategy", () => {
             "kserve-canary",
             [
                 "InferenceService/wisdom",
+                "PodDisruptionBudget/wisdom-v1-predictor-ready",
+                "PodDisruptionBudget/wisdom-v2-predictor-ready",
                 "Service/wisdom",
                 "VirtualService/wisdom",
                 "ConfigMap/wisdom-v1-weight-config",
@@ -765,15 +767,49 @@ describe("planRelease: KServe v0.20 Standard-mode canary (spec.canary)", () => {
         );
     });
 
-    it("waits for Ready and for each canary that gets traffic (Ready leaves canaries out; a 0% canary has no replicas)", () => {
+    it("gates each predictor that gets traffic with an awaited PodDisruptionBudget, not the InferenceService (kserve#6081)", () => {
         const gates = (p: ReturnType<typeof plan>) =>
-            manifestOf(p, "InferenceService/wisdom").metadata.annotations?.["pulumi.com/waitFor"];
-        assert.deepEqual(JSON.parse(gates(canary(10)) ?? "[]"), [
-            "condition=Ready",
-            'jsonpath={.status.canaryStatuses[?(@.name=="v2")].ready}=true',
+            p.objects
+                .filter((o) => o.role === "readiness-gate")
+                .map((o) => [
+                    o.manifest.metadata.name,
+                    o.manifest.metadata.annotations?.["pulumi.com/waitFor"],
+                    JSON.stringify(o.manifest.spec),
+                    o.dependsOn.join(),
+                ]);
+        const selector = (predictor: string) =>
+            JSON.stringify({ minAvailable: 0, selector: { matchLabels: { app: `isvc.${predictor}` } } });
+        assert.deepEqual(gates(canary(10)), [
+            [
+                "wisdom-v1-predictor-ready",
+                "condition=DisruptionAllowed",
+                selector("wisdom-v1-predictor"),
+                "InferenceService/wisdom",
+            ],
+            [
+                "wisdom-v2-predictor-ready",
+                "condition=DisruptionAllowed",
+                selector("wisdom-v2-predictor"),
+                "InferenceService/wisdom",
+            ],
         ]);
-        assert.equal(gates(canary(0)), "condition=Ready");
-        assert.equal(gates(plan(standardCanary([canaryVersion("v1")]))), "condition=Ready");
+        // A 0% canary may have no replicas (autoscalerClass none): no gate; a drained stable none.
+        assert.deepEqual(
+            gates(canary(0)).map(([name]) => name),
+            ["wisdom-v1-predictor-ready"],
+        );
+        assert.deepEqual(
+            gates(canary(100)).map(([name]) => name),
+            ["wisdom-v2-predictor-ready"],
+        );
+        // The InferenceService is not awaited (its observedGeneration is the stable Deployment's),
+        // and its annotations do not change with the traffic (KServe copies them onto every pod).
+        const annotations = (p: ReturnType<typeof plan>) =>
+            manifestOf(p, "InferenceService/wisdom").metadata.annotations;
+        assert.equal(annotations(canary(10))?.["pulumi.com/waitFor"], undefined);
+        assert.equal(annotations(canary(10))?.["pulumi.com/skipAwait"], "true");
+        assert.deepEqual(annotations(canary(0)), annotations(canary(10)));
+        assert.deepEqual(annotations(canary(100)), annotations(canary(10)));
         assert.equal(isvcSpec(plan(standardCanary([canaryVersion("v1")]))).canary, undefined);
     });
 
@@ -849,7 +885,12 @@ describe("planRelease: KServe v0.20 Standard-mode canary (spec.canary)", () => {
         assert.equal(annotations["model-release.dev/percent"], "10");
         assert.equal(annotations["model-release.dev/role"], "candidate");
         const routing = p.objects.find((o) => o.id === "VirtualService/wisdom");
-        assert.deepEqual(routing?.dependsOn, ["InferenceService/wisdom", "Service/wisdom"]);
+        assert.deepEqual(routing?.dependsOn, [
+            "InferenceService/wisdom",
+            "PodDisruptionBudget/wisdom-v1-predictor-ready",
+            "PodDisruptionBudget/wisdom-v2-predictor-ready",
+            "Service/wisdom",
+        ]);
     });
 
     it("takes a canary's full spec as its predictor only", () => {

@@ -770,6 +770,40 @@ describe("validateRelease: KServe v0.20 Standard-mode canary (spec.canary)", () 
             problem: /only applies to kserve-canary in Knative mode/,
         },
         {
+            title: "canaryTrafficPercent inside the stable version's full spec (ignored in Standard mode)",
+            args: standardCanary([
+                {
+                    name: "v1",
+                    inferenceServiceSpec: {
+                        predictor: {
+                            canaryTrafficPercent: 10,
+                            model: { name: "kserve-container", modelFormat: { name: "sklearn" }, storageUri: GS_MODEL },
+                        },
+                    },
+                },
+            ]),
+            path: "releases.wisdom.versions[0].inferenceServiceSpec.predictor.canaryTrafficPercent",
+            problem: /KServe ignores it in Standard mode, where spec.canary splits/,
+        },
+        {
+            title: "a canary with more minReplicas than the stable's default of 1",
+            args: standardCanary([
+                stable,
+                {
+                    name: "v2",
+                    trafficPercent: 10,
+                    inferenceServiceSpec: {
+                        predictor: {
+                            minReplicas: 2,
+                            model: { name: "kserve-container", modelFormat: { name: "sklearn" }, storageUri: GS_MODEL },
+                        },
+                    },
+                },
+            ]),
+            path: "releases.wisdom.versions[1].inferenceServiceSpec.predictor.minReplicas",
+            problem: /is 2, above the stable version's 1 \(KServe's default\); KServe v0.20 refuses/,
+        },
+        {
             title: "tag routing in Standard mode",
             args: standardCanary([stable], { tagRouting: true }),
             path: "releases.wisdom.tagRouting",

@@ -31,6 +31,7 @@ describe("e2e: KServe v0.20 Standard-mode canary, canary 10 -> promote -> pin 0 
         cluster.get<LiveInferenceService>(`/apis/serving.kserve.io/v1beta1/namespaces/${NS}/inferenceservices/wisdom`);
     const predictors = () => names(cluster, `/apis/apps/v1/namespaces/${NS}/deployments`);
     const weights = () => defaultRouteWeights(cluster, NS, "wisdom");
+    const gates = () => names(cluster, `/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets`);
     const wisdom = (versions: Record<string, unknown>[], backend = "istio") => ({
         wisdom: {
             environment: "kserve-raw",
@@ -58,14 +59,20 @@ describe("e2e: KServe v0.20 Standard-mode canary, canary 10 -> promote -> pin 0 
     });
 
     it("runs the flow as config edits and release operations: previews exact, no replace, nothing left", async () => {
-        await applyStep(stack, wisdom([v("v1")]), { create: 6 });
+        // The InferenceService is not awaited (kserve#6081); each predictor that gets traffic has a
+        // PodDisruptionBudget the update waits for until one of its pods is Ready.
+        await applyStep(stack, wisdom([v("v1")]), { create: 7 });
         assert.equal((await isvc())?.spec.predictor.name, "v1");
+        assert.deepEqual(await gates(), ["wisdom-v1-predictor-ready"]);
         assert.deepEqual(await predictors(), ["wisdom-v1-predictor"]);
         assert.deepEqual(await weights(), [["v1", 100]]);
 
         // Canary 10: KServe's spec.canary entry, split by the release's VirtualService.
-        await applyStep(stack, wisdom([v("v1"), v("v2", 10)]), { create: 1, update: 3 });
+        await applyStep(stack, wisdom([v("v1"), v("v2", 10)]), { create: 2, update: 3 });
         const canary = await isvc();
+        // KServe reports the stable Deployment's observedGeneration, which the canary did not move.
+        assert.ok((canary?.status?.observedGeneration ?? 0) < (canary?.metadata.generation ?? 0));
+        assert.deepEqual(await gates(), ["wisdom-v1-predictor-ready", "wisdom-v2-predictor-ready"]);
         assert.deepEqual(
             canary?.spec.canary?.map((c) => [c.predictor.name, c.trafficPercent]),
             [["v2", 10]],
@@ -103,6 +110,7 @@ describe("e2e: KServe v0.20 Standard-mode canary, canary 10 -> promote -> pin 0 
         );
         assert.deepEqual(await predictors(), ["wisdom-v2-predictor"], "KServe deleted the old stable predictor");
         assert.deepEqual(await weights(), [["v2", 100]]);
+        assert.deepEqual(await gates(), ["wisdom-v2-predictor-ready"]);
 
         // Pin a new canary at 0%: deployed, scaled to zero by KServe (autoscalerClass none), no
         // traffic; the update does not wait for a canary that cannot become ready.
@@ -113,15 +121,17 @@ describe("e2e: KServe v0.20 Standard-mode canary, canary 10 -> promote -> pin 0 
         );
         assert.equal(pinned?.spec.replicas, 0);
         assert.deepEqual(await weights(), [["v2", 100]]);
+        assert.deepEqual(await gates(), ["wisdom-v2-predictor-ready"], "no gate for a canary without traffic");
 
         // Remove it, then the release.
         await applyStep(stack, wisdom([v("v2")]), { update: 1, delete: 1 });
         assert.deepEqual(await predictors(), ["wisdom-v2-predictor"]);
-        await applyStep(stack, {}, { delete: 5 });
+        await applyStep(stack, {}, { delete: 6 });
         assert.deepEqual(
             await names(cluster, `/apis/serving.kserve.io/v1beta1/namespaces/${NS}/inferenceservices`),
             [],
         );
+        assert.deepEqual(await gates(), []);
     });
 
     it("runs seed 000's flow on the Gateway API back-end: v0, 50/50, 30/70, promotion as one weighted HTTPRoute rule", async () => {
@@ -132,19 +142,20 @@ describe("e2e: KServe v0.20 Standard-mode canary, canary 10 -> promote -> pin 0 
                 )
             )?.spec.rules.map((r) => r.backendRefs.map((b) => `${b.name} ${b.weight}`));
         const gw = (versions: Record<string, unknown>[]) => wisdom(versions, "gateway-api");
-        await applyStep(stack, gw([v("v0")]), { create: 5 });
+        await applyStep(stack, gw([v("v0")]), { create: 6 });
         assert.deepEqual(await route(), [["wisdom-v0-predictor 100"]]);
-        await applyStep(stack, gw([v("v0"), v("v1", 50)]), { create: 1, update: 3 });
+        await applyStep(stack, gw([v("v0"), v("v1", 50)]), { create: 2, update: 3 });
         assert.deepEqual(await route(), [["wisdom-v0-predictor 50", "wisdom-v1-predictor 50"]]);
         await applyStep(stack, gw([v("v0"), v("v1", 70)]), { update: 4 });
         assert.deepEqual(await route(), [["wisdom-v0-predictor 30", "wisdom-v1-predictor 70"]]);
         // Promotion as config edits: drain, then rename.
-        await applyStep(stack, gw([v("v0"), v("v1", 100)]), { update: 4 });
+        // The drained stable predictor's gate goes (after the route no longer sends it traffic).
+        await applyStep(stack, gw([v("v0"), v("v1", 100)]), { update: 4, delete: 1 });
         assert.deepEqual(await route(), [["wisdom-v0-predictor 0", "wisdom-v1-predictor 100"]]);
         // v1's weight ConfigMap already records it as the primary (the drain): no change there.
         await applyStep(stack, gw([v("v1")]), { update: 2, delete: 1 });
         assert.deepEqual(await route(), [["wisdom-v1-predictor 100"]]);
         assert.deepEqual(await predictors(), ["wisdom-v1-predictor"]);
-        await applyStep(stack, {}, { delete: 5 });
+        await applyStep(stack, {}, { delete: 6 });
     });
 });

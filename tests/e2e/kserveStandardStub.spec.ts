@@ -31,7 +31,13 @@ interface Condition {
 }
 interface LiveIsvc {
     metadata: Meta;
+    spec?: {
+        predictor?: { name?: string };
+        canary?: { predictor: { name: string }; trafficPercent: number }[];
+    };
     status?: {
+        deploymentMode?: string;
+        address?: { url?: string };
         observedGeneration?: number;
         conditions?: Condition[];
         canaryStatuses?: { name: string; ready: boolean; trafficPercent: number }[];
@@ -64,12 +70,33 @@ describe("e2e: the controller stub's KServe v0.20 Standard mode (real API server
     const deployment = (name: string) => cluster.get<LiveDeployment>(`${DEPLOYMENTS}/${name}`);
     const service = (name: string) => cluster.get<LiveService>(`${SERVICES}/${name}`);
     const condition = (o: LiveIsvc | undefined, type: string) => o?.status?.conditions?.find((c) => c.type === type);
-    /** The InferenceService once its status is for its current generation and `done` holds. */
+    /**
+     * Whether the status describes the current spec. In Standard mode KServe's observedGeneration
+     * is the stable Deployment's (kserve#6081), so the status is matched to the spec instead: its
+     * canaries and their percents, and the stable predictor it addresses.
+     */
+    const describesSpec = (o: LiveIsvc): boolean => {
+        if (o.status?.deploymentMode !== "Standard") return o.status?.observedGeneration === o.metadata.generation;
+        const canaries = o.spec?.canary ?? [];
+        const statuses = o.status.canaryStatuses ?? [];
+        const stable = o.spec?.predictor?.name
+            ? `${o.metadata.name}-${o.spec.predictor.name}-predictor`
+            : `${o.metadata.name}-predictor`;
+        const address = o.status.address?.url;
+        return (
+            canaries.length === statuses.length &&
+            canaries.every(
+                (c, i) => c.predictor.name === statuses[i].name && c.trafficPercent === statuses[i].trafficPercent,
+            ) &&
+            (address === undefined || address.includes(`//${stable}.`))
+        );
+    };
+    /** The InferenceService once its status describes its current spec and `done` holds. */
     const settled = async (name: string, done: (o: LiveIsvc) => boolean): Promise<LiveIsvc> => {
         const deadline = Date.now() + 30_000;
         for (;;) {
             const o = await isvc(name);
-            if (o && o.status?.observedGeneration === o.metadata.generation && done(o)) return o;
+            if (o && describesSpec(o) && done(o)) return o;
             assert.ok(Date.now() < deadline, `${name} did not settle: ${JSON.stringify(o?.status)}`);
             await sleep(100);
         }

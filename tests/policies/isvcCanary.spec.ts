@@ -4,7 +4,7 @@
 // InferenceService, the canary and the fix.
 import * as assert from "node:assert/strict";
 
-import { canariesWaitedFor, canaryReadyExpression, waitForExpressions, waitsForReady } from "../../policies/lib";
+import { waitForExpressions } from "../../policies/lib";
 import * as rules from "../../policies/rules";
 import { allPolicies } from "../../policies/rules";
 import { backend, httpRoute, rule, service } from "./gatewayFixtures";
@@ -15,6 +15,7 @@ import { TestResource, componentResources, copy, resourceViolations, stackViolat
 const ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService";
 const VS = "kubernetes:networking.istio.io/v1:VirtualService";
 const CM = "kubernetes:core/v1:ConfigMap";
+const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
 
 type Obj = Record<string, unknown>;
 
@@ -31,18 +32,35 @@ function canary(name: string | undefined, trafficPercent?: unknown, extra: Obj =
     return entry;
 }
 
-/** The gate the component writes: Ready, and the readiness of every canary that gets traffic. */
-function gateFor(canaries: Obj[]): string {
-    const names = canaries
-        .filter((c) => typeof c.trafficPercent === "number" && c.trafficPercent > 0)
-        .map((c) => (c.predictor as Obj).name as string);
-    const gates = ["condition=Ready", ...names.map(canaryReadyExpression)];
-    return gates.length === 1 ? gates[0] : JSON.stringify(gates);
+/**
+ * The readiness gate the component writes for a predictor that gets traffic: a PodDisruptionBudget
+ * over its pods, awaited until DisruptionAllowed. `waitFor: null` leaves the wait out.
+ */
+function podGate(
+    predictorService: string,
+    opts: { waitFor?: string | null; skipAwait?: boolean; app?: string } = {},
+): TestResource {
+    const name = `${predictorService}-ready`;
+    const annotations: Record<string, string> = {};
+    const waitFor = opts.waitFor === undefined ? "condition=DisruptionAllowed" : opts.waitFor;
+    if (waitFor !== null) annotations["pulumi.com/waitFor"] = waitFor;
+    if (opts.skipAwait) annotations["pulumi.com/skipAwait"] = "true";
+    return {
+        type: PDB,
+        name: `default/${name}`,
+        props: {
+            apiVersion: "policy/v1",
+            kind: "PodDisruptionBudget",
+            metadata: { name, namespace: "default", annotations },
+            spec: { minAvailable: 0, selector: { matchLabels: { app: opts.app ?? `isvc.${predictorService}` } } },
+        },
+    };
 }
 
 /**
  * The app's one InferenceService (default `wisdom`, stable predictor `v1`, Standard mode) with
- * `canaries`. `mode: null` / `waitFor: null` leave the annotation out; `waitFor` defaults to gateFor.
+ * `canaries`. `mode: null` leaves the annotation out; like the component's, it is not awaited
+ * (skipAwait) unless `waitFor` is given.
  */
 function canaryIsvc(
     canaries: Obj[] | unknown,
@@ -59,9 +77,8 @@ function canaryIsvc(
     const name = opts.name ?? "wisdom";
     const annotations: Record<string, string> = {};
     if (opts.mode !== null) annotations["serving.kserve.io/deploymentMode"] = opts.mode ?? "Standard";
-    const waitFor = opts.waitFor === undefined ? gateFor(Array.isArray(canaries) ? canaries : []) : opts.waitFor;
-    if (waitFor !== null) annotations["pulumi.com/waitFor"] = waitFor;
-    if (opts.skipAwait) annotations["pulumi.com/skipAwait"] = "true";
+    if (opts.waitFor !== undefined && opts.waitFor !== null) annotations["pulumi.com/waitFor"] = opts.waitFor;
+    if (opts.skipAwait ?? opts.waitFor === undefined) annotations["pulumi.com/skipAwait"] = "true";
     if (opts.autoscalerClass !== undefined) annotations["serving.kserve.io/autoscalerClass"] = opts.autoscalerClass;
     annotations["pulumi.com/timeoutSeconds"] = "600";
     return {
@@ -132,11 +149,17 @@ function weightConfig(version: string, percent: number, role = "candidate"): Tes
     };
 }
 
-/** Stable v1 at 90%, canary v2 at 10%: the InferenceService, its entry Service and weight ConfigMaps. */
+/**
+ * Stable v1 at 90%, canary v2 at 10%: the InferenceService, a readiness gate per predictor that
+ * gets traffic, its entry Service and weight ConfigMaps.
+ */
 function release(canaries: Obj[] = [canary("v2", 10)]): TestResource[] {
     const stablePercent = 100 - canaries.reduce((sum, c) => sum + (c.trafficPercent as number), 0);
+    const trafficked = canaries.filter((c) => (c.trafficPercent as number) > 0);
     return [
         canaryIsvc(canaries),
+        ...(stablePercent > 0 ? [podGate("wisdom-v1-predictor")] : []),
+        ...trafficked.map((c) => podGate(`wisdom-${(c.predictor as Obj).name as string}-predictor`)),
         service("wisdom"),
         weightConfig("v1", stablePercent, "primary"),
         ...canaries.map((c) => weightConfig((c.predictor as Obj).name as string, c.trafficPercent as number)),
@@ -170,34 +193,26 @@ const validStacks: [string, () => TestResource[]][] = [
         () => [...release([canary("v2", 10), canary("v3", 0)]), v1v2Split()],
     ],
     [
-        "a pinned canary with minReplicas 1, waited for (it has a replica)",
-        () => {
-            const canaries = [canary("v2", 10), canary("v3", 0, { minReplicas: 1 })];
-            const [, ...rest] = release(canaries);
-            const gate = JSON.stringify(["condition=Ready", canaryReadyExpression("v2"), canaryReadyExpression("v3")]);
-            return [canaryIsvc(canaries, { waitFor: gate }), ...rest, v1v2Split()];
-        },
-    ],
-    [
-        "a pinned canary waited for under the default autoscaler (the HPA keeps one replica)",
-        () => {
-            const canaries = [canary("v2", 10), canary("v3", 0)];
-            const [, ...rest] = release(canaries);
-            const gate = JSON.stringify(["condition=Ready", canaryReadyExpression("v2"), canaryReadyExpression("v3")]);
-            return [canaryIsvc(canaries, { waitFor: gate }), ...rest, v1v2Split()];
-        },
+        "a pinned canary with a gate of its own (minReplicas 1: it has a replica)",
+        () => [
+            ...release([canary("v2", 10), canary("v3", 0, { minReplicas: 1 })]),
+            podGate("wisdom-v3-predictor"),
+            v1v2Split(),
+        ],
     ],
     [
         "an unnamed stable predictor routed as <isvc>-predictor beside canary v2",
         () => [
             canaryIsvc([canary("v2", 10)], { stable: predictor(undefined) }),
+            podGate("wisdom-predictor"),
+            podGate("wisdom-v2-predictor"),
             splitVirtualService([to("wisdom-predictor", 90), to("wisdom-v2-predictor", 10)]),
         ],
     ],
     [
         "the stable predictor alone (no canary yet), named v1",
         () => [
-            canaryIsvc([]),
+            canaryIsvc([], { waitFor: "condition=Ready" }),
             service("wisdom"),
             weightConfig("v1", 100, "primary"),
             splitVirtualService([to("wisdom-v1-predictor", 100, "v1")]),
@@ -223,6 +238,22 @@ describe("KServe v0.20 canaries: valid releases pass every rule", () => {
         });
     }
 
+    for (const [what, versions] of [
+        ["the stable predictor alone", [canaryVersion("v1")]],
+        ["a canary at 10%", [canaryVersion("v1"), canaryVersion("v2", 10)]],
+        ["a canary pinned at 0%", [canaryVersion("v1"), canaryVersion("v2", 0)]],
+        ["a drained stable predictor (canary at 100%)", [canaryVersion("v1"), canaryVersion("v2", 100)]],
+    ] as const) {
+        it(`passes the component's own objects for ${what} through every rule`, async () => {
+            const resources = await componentResources({
+                wisdom: standardCanaryArgs([...versions]) as ModelReleaseArgs,
+            });
+            for (const policy of allPolicies) {
+                assert.deepEqual(await violationsOf(policy, resources), [], policy.name);
+            }
+        });
+    }
+
     it("lets a promotion's drain through a 50% maximum: the component's own objects with the canary at 100%", async () => {
         const resources = await componentResources({
             wisdom: standardCanaryArgs([canaryVersion("v1"), canaryVersion("v2", 100)]) as ModelReleaseArgs,
@@ -237,6 +268,20 @@ describe("KServe v0.20 canaries: valid releases pass every rule", () => {
         );
     });
 
+    it("reads each predictor's labels for required-labels: the component's InferenceService passes, a canary without its version does not", async () => {
+        const resources = await componentResources({
+            wisdom: standardCanaryArgs([canaryVersion("v1"), canaryVersion("v2", 10)]) as ModelReleaseArgs,
+        });
+        assert.deepEqual(await violationsOf(rules.requiredLabels, resources), []);
+        const isvc = copy(resources).find((r) => r.type === ISVC);
+        assert.ok(isvc);
+        const spec = isvc.props.spec as { canary: { predictor: { labels: Record<string, string> } }[] };
+        delete spec.canary[0].predictor.labels["app.kubernetes.io/version"];
+        assert.deepEqual(await resourceViolations(rules.requiredLabels, isvc), [
+            'InferenceService models/wisdom canary "v2" lacks label app.kubernetes.io/version; add them to the version or release labels.',
+        ]);
+    });
+
     it("holds a canary at exactly the configured maximum (10 of 10%) and refuses it under 5%", async () => {
         const resources = [...release(), v1v2Split()];
         assert.deepEqual(await violationsOf(rules.maxCandidatePercent, resources, { maxPercent: 10 }), []);
@@ -248,7 +293,7 @@ describe("KServe v0.20 canaries: valid releases pass every rule", () => {
         assert.match(refused.join("\n"), /VirtualService default\/wisdom route "wisdom" gives candidate v2 10%/);
     });
 
-    it("catches the valid release gone wrong: a canary at 120% and a gate without its readiness", async () => {
+    it("catches the valid release gone wrong: a canary at 120% and a canary without its gate", async () => {
         const edited = copy([...release(), v1v2Split()]);
         const isvc = edited.find((r) => r.type === ISVC);
         assert.ok(isvc);
@@ -258,22 +303,22 @@ describe("KServe v0.20 canaries: valid releases pass every rule", () => {
             (await resourceViolations(rules.isvcCanaryPercent, isvc)).join("\n"),
             /InferenceService default\/wisdom canary "v2" has trafficPercent 120/,
         );
-        (isvc.props.metadata as { annotations: Record<string, string> }).annotations["pulumi.com/waitFor"] =
-            "condition=Ready";
+        const ungated = edited.filter((r) => r.name !== "default/wisdom-v2-predictor-ready");
         assert.match(
-            (await stackViolations(rules.noTrafficWithoutReadinessGate, edited)).join("\n"),
-            /sends traffic to canary "v2" of InferenceService default\/wisdom, whose readiness gate does not wait for it/,
+            (await stackViolations(rules.noTrafficWithoutReadinessGate, ungated)).join("\n"),
+            /sends traffic to predictor wisdom-v2-predictor of InferenceService default\/wisdom \(canary "v2"\), which has no readiness gate on its pods/,
         );
     });
 
     it("sends no traffic to a canary at weight 0, so does not ask for its readiness", async () => {
         const resources = [
-            canaryIsvc([canary("v2", 0)], { waitFor: "condition=Ready" }),
+            canaryIsvc([canary("v2", 0)]),
+            podGate("wisdom-v1-predictor"),
             splitVirtualService([to("wisdom-v1-predictor", 100, "v1"), to("wisdom-v2-predictor", 0, "v2")]),
         ];
         assert.deepEqual(await stackViolations(rules.noTrafficWithoutReadinessGate, resources), []);
         const gets = copy(resources);
-        const route = (gets[1].props.spec as { http: { route: { weight: number }[] }[] }).http[0].route;
+        const route = (gets[2].props.spec as { http: { route: { weight: number }[] }[] }).http[0].route;
         route[0].weight = 95;
         route[1].weight = 5;
         assert.equal((await stackViolations(rules.noTrafficWithoutReadinessGate, gets)).length, 1);
@@ -301,23 +346,6 @@ describe("reading pulumi.com/waitFor as the provider does", () => {
         assert.deepEqual(waitForExpressions(gate("condition=Ready")), ["condition=Ready"]);
         assert.deepEqual(waitForExpressions(gate('["condition=Ready", 1]')), ['["condition=Ready", 1]']);
         assert.deepEqual(waitForExpressions({}), []);
-    });
-
-    it("recognizes condition=Ready (case-insensitive, =True) and nothing weaker", () => {
-        assert.ok(waitsForReady(["condition=Ready"]));
-        assert.ok(waitsForReady(["condition=ready=true"]));
-        assert.ok(!waitsForReady(["condition=Ready=False"]));
-        assert.ok(!waitsForReady(["condition=PredictorReady"]));
-        assert.ok(!waitsForReady(['jsonpath={.status.conditions[?(@.type=="Ready")].status}=True']));
-    });
-
-    it("finds the canaries whose readiness is waited for, in either quote style, and only for =true", () => {
-        assert.deepEqual(canariesWaitedFor([canaryReadyExpression("v2")]), ["v2"]);
-        assert.deepEqual(canariesWaitedFor(["jsonpath={.status.canaryStatuses[?(@.name == 'v3')].ready}=true"]), [
-            "v3",
-        ]);
-        assert.deepEqual(canariesWaitedFor(['jsonpath={.status.canaryStatuses[?(@.name=="v2")].ready}=false']), []);
-        assert.deepEqual(canariesWaitedFor(["jsonpath={.status.canaryStatuses[0].ready}=true"]), []);
     });
 });
 
@@ -473,43 +501,10 @@ const invalidStates: { title: string; run: () => Promise<string[]>; expect: RegE
         expect: /InferenceService default\/wisdom canary #0 has no predictor/,
     },
     {
-        title: "a gate waiting for a canary the InferenceService does not have",
+        title: "an InferenceService with canaries awaited by its own waitFor (kserve#6081: it would stall)",
         run: () =>
-            resourceViolations(
-                rules.isvcCanarySpec,
-                isvcWith([canary("v2", 10)], { waitFor: gateFor([canary("v3", 10)]) }),
-            ),
-        expect: /InferenceService default\/wisdom waits \(pulumi.com\/waitFor\) for canary "v3" to be ready, but spec.canary has no canary "v3"; the wait would never hold/,
-    },
-    {
-        title: "a gate waiting for a pinned canary (0%, no minReplicas: no replica)",
-        run: () =>
-            resourceViolations(
-                rules.isvcCanarySpec,
-                isvcWith([canary("v2", 0)], {
-                    waitFor: JSON.stringify(["condition=Ready", canaryReadyExpression("v2")]),
-                    autoscalerClass: "none",
-                }),
-            ),
-        expect: /waits \(pulumi.com\/waitFor\) for canary "v2" to be ready, but KServe gives it 0 replicas \(no minReplicas, and ceil\(1 x trafficPercent 0 \/ 100\) = 0, with autoscalerClass none\), so it never becomes ready/,
-    },
-    {
-        title: "a gate waiting for a canary with minReplicas 0",
-        run: () =>
-            resourceViolations(
-                rules.isvcCanarySpec,
-                isvcWith([canary("v2", 10, { minReplicas: 0 })], { autoscalerClass: "none" }),
-            ),
-        expect: /for canary "v2" to be ready, but KServe gives it 0 replicas \(minReplicas 0, with autoscalerClass none\)/,
-    },
-    {
-        title: "a gate waiting for a canary of a stable scaled to 0 (ceil(0 x 10 / 100) = 0)",
-        run: () =>
-            resourceViolations(
-                rules.isvcCanarySpec,
-                isvcWith([canary("v2", 10)], { stable: predictor("v1", { minReplicas: 0 }), autoscalerClass: "none" }),
-            ),
-        expect: /KServe gives it 0 replicas \(no minReplicas, and ceil\(0 x trafficPercent 10 \/ 100\) = 0, with autoscalerClass none\)/,
+            resourceViolations(rules.isvcCanarySpec, isvcWith([canary("v2", 10)], { waitFor: "condition=Ready" })),
+        expect: /InferenceService default\/wisdom has canaries and waits for condition=Ready \(pulumi.com\/waitFor\); KServe reports the stable Deployment's observedGeneration as its own \(kserve#6081\).*drop pulumi.com\/waitFor, set pulumi.com\/skipAwait: "true", and gate each predictor/,
     },
     // isvc-storage-uri
     {
@@ -586,61 +581,52 @@ const invalidStates: { title: string; run: () => Promise<string[]>; expect: RegE
         expect: /backendRef #1 sends traffic to Service default\/wisdom-v2-predictor of InferenceService default\/wisdom, which is in Knative mode/,
     },
     // no-traffic-without-readiness-gate
+    ...(
+        [
+            ["no gate on its pods", () => []],
+            ["a gate that is not awaited (no waitFor)", () => [podGate("wisdom-v2-predictor", { waitFor: null })]],
+            ["a gate that skips await", () => [podGate("wisdom-v2-predictor", { skipAwait: true })]],
+            [
+                "a gate awaited on another condition",
+                () => [podGate("wisdom-v2-predictor", { waitFor: "condition=Ready" })],
+            ],
+            [
+                "a gate over another predictor's pods",
+                () => [podGate("wisdom-v2-predictor", { app: "isvc.wisdom-v3-predictor" })],
+            ],
+        ] as [string, () => TestResource[]][]
+    ).flatMap(([what, gates]) => [
+        {
+            title: `VirtualService traffic to a canary with ${what}`,
+            run: () =>
+                stackViolations(rules.noTrafficWithoutReadinessGate, [
+                    isvcWith([canary("v2", 10)]),
+                    podGate("wisdom-v1-predictor"),
+                    ...gates(),
+                    v1v2Split(),
+                ]),
+            expect: /VirtualService default\/wisdom route "wisdom" sends traffic to predictor wisdom-v2-predictor of InferenceService default\/wisdom \(canary "v2"\), which has no readiness gate on its pods \(the InferenceService's own waitFor cannot gate it: .*kserve#6081\); add a PodDisruptionBudget with selector app: isvc.wisdom-v2-predictor and pulumi.com\/waitFor: condition=DisruptionAllowed, or give it 0%/,
+        },
+    ]),
     {
-        title: "VirtualService traffic to a canary the gate does not wait for (condition=Ready only)",
+        title: "HTTPRoute traffic to a canary without a gate",
         run: () =>
             stackViolations(rules.noTrafficWithoutReadinessGate, [
-                isvcWith([canary("v2", 10)], { waitFor: "condition=Ready" }),
-                v1v2Split(),
-            ]),
-        expect: /VirtualService default\/wisdom route "wisdom" sends traffic to canary "v2" of InferenceService default\/wisdom, whose readiness gate does not wait for it \(the InferenceService's Ready condition does not include canaries\); add 'jsonpath=\{\.status\.canaryStatuses\[\?\(@\.name=="v2"\)\]\.ready\}=true' to pulumi.com\/waitFor \(a JSON array of expressions\) or give it 0%/,
-    },
-    {
-        title: "HTTPRoute traffic to a canary the gate does not wait for",
-        run: () =>
-            stackViolations(rules.noTrafficWithoutReadinessGate, [
-                isvcWith([canary("v2", 10)], { waitFor: "condition=Ready" }),
+                isvcWith([canary("v2", 10)]),
+                podGate("wisdom-v1-predictor"),
                 v1v2Route(),
             ]),
-        expect: /HTTPRoute default\/wisdom rule #0 sends traffic to canary "v2" of InferenceService default\/wisdom, whose readiness gate does not wait for it.* or give it weight 0/,
+        expect: /HTTPRoute default\/wisdom rule #0 sends traffic to predictor wisdom-v2-predictor of InferenceService default\/wisdom \(canary "v2"\), which has no readiness gate on its pods.* or give it weight 0/,
     },
     {
-        title: "traffic to a canary whose gate waits for it but not for condition=Ready",
+        title: "traffic to the named stable predictor without a gate, even with the InferenceService awaited",
         run: () =>
             stackViolations(rules.noTrafficWithoutReadinessGate, [
-                isvcWith([canary("v2", 10)], { waitFor: canaryReadyExpression("v2") }),
+                isvcWith([canary("v2", 10)], { waitFor: "condition=Ready" }),
+                podGate("wisdom-v2-predictor"),
                 v1v2Split(),
             ]),
-        expect: /sends traffic to canary "v2" of InferenceService default\/wisdom, whose readiness gate does not wait for it .*; add 'condition=Ready' to pulumi.com\/waitFor/,
-    },
-    {
-        title: "traffic to a canary while the gate waits for another one",
-        run: () =>
-            stackViolations(rules.noTrafficWithoutReadinessGate, [
-                isvcWith([canary("v2", 10), canary("v3", 0, { minReplicas: 1 })], {
-                    waitFor: gateFor([canary("v3", 10)]),
-                }),
-                v1v2Split(),
-            ]),
-        expect: /sends traffic to canary "v2" of InferenceService default\/wisdom, whose readiness gate does not wait for it/,
-    },
-    {
-        title: "traffic to a canary of an InferenceService without any gate",
-        run: () =>
-            stackViolations(rules.noTrafficWithoutReadinessGate, [
-                isvcWith([canary("v2", 10)], { waitFor: null }),
-                v1v2Split(),
-            ]),
-        expect: /sends traffic to InferenceService default\/wisdom \(canary "v2"\), which has no readiness gate; add pulumi.com\/waitFor/,
-    },
-    {
-        title: "traffic to the named stable predictor of an InferenceService that skips await",
-        run: () =>
-            stackViolations(rules.noTrafficWithoutReadinessGate, [
-                isvcWith([canary("v2", 10)], { skipAwait: true }),
-                v1v2Split(),
-            ]),
-        expect: /route "wisdom" sends traffic to InferenceService default\/wisdom, which has no readiness gate/,
+        expect: /route "wisdom" sends traffic to predictor wisdom-v1-predictor of InferenceService default\/wisdom, which has no readiness gate on its pods/,
     },
     // unique-hosts
     {
