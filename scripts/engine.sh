@@ -122,8 +122,9 @@ if ((${#TO_BUILD[@]} > 0)); then
 fi
 BUILT=0
 
-build() { # build <piece> <module dir> <package> <ldflags> [<output dir>]
-    local piece=$1 dir=$2 pkg=$3 ldflags=$4 out=${5:-$BIN} t0
+build() { # build <piece> <module dir> <package> <ldflags>   (into out_of <piece>)
+    local piece=$1 dir=$2 pkg=$3 ldflags=$4 out t0
+    out=$(out_of "$piece")
     if [[ -x "$out/$piece" ]]; then
         [[ "$out" == "$BIN" ]] || ln -sfn "$out/$piece" "$BIN/$piece"
         log "$piece: cached"
@@ -210,9 +211,9 @@ build etcd etcd go.etcd.io/etcd/server/v3 ""
 
 # 6. Real controllers: kube-controller-manager and kube-scheduler from the same Kubernetes release
 # as kube-apiserver (same version ldflags), and kwok, whose simulated node runs their pods.
-build kube-controller-manager kube-controllers k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_ldflags" "$CONTROLLERS_BIN"
-build kube-scheduler kube-controllers k8s.io/kubernetes/cmd/kube-scheduler "$k8s_ldflags" "$CONTROLLERS_BIN"
-build kwok kwok sigs.k8s.io/kwok/cmd/kwok "" "$CONTROLLERS_BIN"
+build kube-controller-manager kube-controllers k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_ldflags"
+build kube-scheduler kube-controllers k8s.io/kubernetes/cmd/kube-scheduler "$k8s_ldflags"
+build kwok kwok sigs.k8s.io/kwok/cmd/kwok ""
 
 # kwok's stages, from its module: a node that becomes Ready and keeps a heartbeat, pods that become
 # Ready, complete and are deleted (e2e/cluster.ts adds the one exception, NEVER_READY_IMAGE).
@@ -231,7 +232,7 @@ fi
 ln -sfn "$CONTROLLERS_BIN/kwok-stages.yaml" "$BIN/kwok-stages.yaml"
 
 # 7. Istio's analyzers, run by the end-to-end suite against the live cluster after every step.
-build istio-analyze istio-analyzer . "" "$ANALYZER_BIN"
+build istio-analyze istio-analyzer . ""
 
 log "ready in $(($(date +%s) - START))s: $BIN (pulumi v$PULUMI_VERSION, kubernetes provider v$KUBERNETES_PROVIDER_VERSION, kube-apiserver v$KUBERNETES_VERSION, etcd v$ETCD_VERSION)"
 echo "$BIN"
