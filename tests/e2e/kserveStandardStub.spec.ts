@@ -240,7 +240,9 @@ describe("e2e: the controller stub's KServe v0.20 Standard mode (real API server
             predictor: { name: "v1", model: model(V1) },
             canary: [{ predictor: { name: "v2", model: canaryModel(V2) }, trafficPercent: 0 }],
         });
-        const live = await settled("hpa", (o) => isReady(o) && o.status?.canaryStatuses !== undefined);
+        // The stable and the canary start apart: wait for the canary's own readiness, which a
+        // stub that scaled a 0% canary to no replica would never reach.
+        const live = await settled("hpa", (o) => isReady(o) && o.status?.canaryStatuses?.[0]?.ready === true);
         assert.deepEqual(live.status?.canaryStatuses, [{ name: "v2", ready: true, trafficPercent: 0 }]);
         assert.equal((await deployment("hpa-v2-predictor"))?.spec.replicas, 1);
     });
