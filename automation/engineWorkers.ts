@@ -226,11 +226,20 @@ export class EnginePool {
             });
             child.on("exit", (code, signal) => {
                 this.children.delete(child);
-                if (settled) return;
-                settled = true;
-                // Whatever the worker started must not outlive it.
-                killMarked(mark);
-                reject(new WorkerDiedError(job.label, child.pid, signal ? `signal ${signal}` : `exit code ${code}`));
+                const died = () => {
+                    if (settled) return;
+                    settled = true;
+                    // Whatever the worker started must not outlive it.
+                    killMarked(mark);
+                    reject(
+                        new WorkerDiedError(job.label, child.pid, signal ? `signal ${signal}` : `exit code ${code}`),
+                    );
+                };
+                // A worker sends its result, then exits: the exit can be seen before the message
+                // is read from the channel. The channel closes after its last message is emitted,
+                // so the worker died without a result only if none came by then.
+                if (child.connected) child.once("disconnect", died);
+                else died();
             });
             child.send(request);
         });

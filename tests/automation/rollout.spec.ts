@@ -179,6 +179,9 @@ describe("RolloutRunner", function () {
         });
         runners.push(r);
         const target = new ConfigTarget(blueGreen({ steps: [10, 25, 50], interval: "1s" }));
+        // A drive of about a second: several beats of a 60 ms store fit in it even on a loaded
+        // machine (at the default 30 ms intervals the whole drive can fit in one beat).
+        target.intervalMs = 300;
         const job = await r.drive(await r.create(target, "alice"), target);
         assert.equal(job.status, "promoted");
         assert.ok(touches >= 2, `the job was touched ${touches} times`);
