@@ -285,6 +285,17 @@ export class LocalCluster {
     async installMesh(): Promise<void> {
         for (const name of ["istio-system", "knative-serving"]) await this.createNamespace(name);
         for (const object of meshObjects()) await this.apply(object);
+        // The Gateways select the ingress gateway's pod: until kwok runs it, Istio's analyzers
+        // would report the selector as matching nothing (IST0101).
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+            const pods = await this.get<{ items: { status?: { phase?: string } }[] }>(
+                "/api/v1/namespaces/istio-system/pods?labelSelector=istio%3Dingressgateway",
+            );
+            if (pods?.items.some((p) => p.status?.phase === "Running")) return;
+            if (Date.now() > deadline) throw new Error("the istio-ingressgateway pod did not start in 60 s");
+            await sleep(100);
+        }
     }
 
     /** Deletes one object applied with `apply`, if it exists. */

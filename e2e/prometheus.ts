@@ -217,6 +217,11 @@ export class PrometheusServer {
         if (this.running) this.server?.kill("SIGCONT");
     }
 
+    /** Kills the server at once (SIGKILL): no shutdown that could outlast a test's next step. */
+    kill(): void {
+        if (this.running) this.server?.kill("SIGKILL");
+    }
+
     /** Terminates the server and removes its directory. */
     async stop(): Promise<void> {
         if (this.stopped) return;

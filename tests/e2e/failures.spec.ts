@@ -163,9 +163,13 @@ describe("e2e: failure modes (real engine)", function () {
 
     it("two concurrent updates of one stack: one is refused by the backend lock, no state is lost", async () => {
         stub.neverReady.add(`${NS}/wisdom-3`);
-        await stack.setReleases(wisdom([v("v0"), v("v1"), v("v2"), v("v3")]));
+        // The first update waits for wisdom-3 while the second process starts (ts-node, the
+        // Automation API, the CLI): a readiness timeout that outlasts that start on a loaded machine.
+        await stack.setReleases(wisdom([v("v0"), v("v1"), v("v2"), v("v3")], 180));
         const first = stack.up({ policyPacks: [POLICY_PACK] });
+        const deadline = Date.now() + 120_000;
         while (!(await cluster.get(`/apis/serving.kserve.io/v1beta1/namespaces/${NS}/inferenceservices/wisdom-3`))) {
+            assert.ok(Date.now() < deadline, "the first update did not create wisdom-3");
             await sleep(200);
         }
         // The second update comes from another process, as it would from another operator.

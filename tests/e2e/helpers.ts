@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { isDeepStrictEqual } from "node:util";
 
 import { PreviewResult } from "@pulumi/pulumi/automation";
 
@@ -51,6 +52,22 @@ export async function applyStep(
     await assertConverged(stack);
     await assertIstioAnalysis(`after an update to ${JSON.stringify(expected)}`);
     return preview;
+}
+
+/**
+ * Asserts what a controller writes after an update returns (the engine does not wait for it):
+ * reads until the value deep-equals `expected`, for at most `ms`, then asserts it.
+ */
+export async function eventually<T>(read: () => Promise<T>, expected: T, message: string, ms = 30_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+        const value = await read();
+        if (isDeepStrictEqual(value, expected) || Date.now() > deadline) {
+            assert.deepEqual(value, expected, message);
+            return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+    }
 }
 
 /**

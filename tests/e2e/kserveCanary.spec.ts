@@ -8,7 +8,7 @@ import * as assert from "node:assert/strict";
 import { LocalCluster } from "../../e2e/cluster";
 import { ReleaseManager } from "../../automation/releases";
 import { ReleaseStack } from "../../automation/stack";
-import { POLICY_PACK, applyStep, assertConverged, defaultRouteWeights, fixture, names } from "./helpers";
+import { POLICY_PACK, applyStep, assertConverged, defaultRouteWeights, eventually, fixture, names } from "./helpers";
 
 const NS = "kservecanary";
 const MODEL = "gs://seldon-models/sklearn/mms/lr_model";
@@ -77,7 +77,13 @@ describe("e2e: KServe v0.20 Standard-mode canary, canary 10 -> promote -> pin 0 
             canary?.spec.canary?.map((c) => [c.predictor.name, c.trafficPercent]),
             [["v2", 10]],
         );
-        assert.deepEqual(canary?.status?.canaryStatuses, [{ name: "v2", ready: true, trafficPercent: 10 }]);
+        // The update waited for v2's gate (a Ready pod); the stub reports the canary from the
+        // Deployment's availability, a step behind.
+        await eventually(
+            async () => (await isvc())?.status?.canaryStatuses,
+            [{ name: "v2", ready: true, trafficPercent: 10 }],
+            "canaryStatuses",
+        );
         assert.deepEqual(await predictors(), ["wisdom-v1-predictor", "wisdom-v2-predictor"]);
         assert.deepEqual(await weights(), [
             ["v1", 90],
@@ -103,29 +109,34 @@ describe("e2e: KServe v0.20 Standard-mode canary, canary 10 -> promote -> pin 0 
         const renamed = await isvc();
         assert.equal(renamed?.spec.predictor.name, "v2");
         assert.equal(renamed?.spec.canary, undefined);
-        assert.equal(
-            renamed?.status?.conditions?.find((c) => c.type === "CanaryPredictorReady"),
+        await eventually(
+            async () => (await isvc())?.status?.conditions?.find((c) => c.type === "CanaryPredictorReady"),
             undefined,
             "no canary, no CanaryPredictorReady",
         );
-        assert.deepEqual(await predictors(), ["wisdom-v2-predictor"], "KServe deleted the old stable predictor");
+        await eventually(predictors, ["wisdom-v2-predictor"], "KServe deleted the old stable predictor");
         assert.deepEqual(await weights(), [["v2", 100]]);
         assert.deepEqual(await gates(), ["wisdom-v2-predictor-ready"]);
 
         // Pin a new canary at 0%: deployed, scaled to zero by KServe (autoscalerClass none), no
         // traffic; the update does not wait for a canary that cannot become ready.
         await applyStep(stack, wisdom([v("v2"), v("v3", 0)]), { create: 1, update: 1 });
-        assert.deepEqual((await isvc())?.status?.canaryStatuses, [{ name: "v3", ready: false, trafficPercent: 0 }]);
-        const pinned = await cluster.get<{ spec: { replicas: number } }>(
-            `/apis/apps/v1/namespaces/${NS}/deployments/wisdom-v3-predictor`,
+        await eventually(
+            async () => (await isvc())?.status?.canaryStatuses,
+            [{ name: "v3", ready: false, trafficPercent: 0 }],
+            "canaryStatuses",
         );
-        assert.equal(pinned?.spec.replicas, 0);
+        const pinned = () =>
+            cluster.get<{ spec: { replicas: number } }>(
+                `/apis/apps/v1/namespaces/${NS}/deployments/wisdom-v3-predictor`,
+            );
+        await eventually(async () => (await pinned())?.spec.replicas, 0, "the pinned canary's replicas");
         assert.deepEqual(await weights(), [["v2", 100]]);
         assert.deepEqual(await gates(), ["wisdom-v2-predictor-ready"], "no gate for a canary without traffic");
 
         // Remove it, then the release.
         await applyStep(stack, wisdom([v("v2")]), { update: 1, delete: 1 });
-        assert.deepEqual(await predictors(), ["wisdom-v2-predictor"]);
+        await eventually(predictors, ["wisdom-v2-predictor"], "KServe deleted the canary's predictor");
         await applyStep(stack, {}, { delete: 6 });
         assert.deepEqual(
             await names(cluster, `/apis/serving.kserve.io/v1beta1/namespaces/${NS}/inferenceservices`),
@@ -155,7 +166,7 @@ describe("e2e: KServe v0.20 Standard-mode canary, canary 10 -> promote -> pin 0 
         // v1's weight ConfigMap already records it as the primary (the drain): no change there.
         await applyStep(stack, gw([v("v1")]), { update: 2, delete: 1 });
         assert.deepEqual(await route(), [["wisdom-v1-predictor 100"]]);
-        assert.deepEqual(await predictors(), ["wisdom-v1-predictor"]);
+        await eventually(predictors, ["wisdom-v1-predictor"], "KServe deleted the old stable predictor");
         await applyStep(stack, {}, { delete: 6 });
     });
 });

@@ -373,8 +373,15 @@ describe("e2e: replicas on PostgreSQL and a git remote (real engine)", function 
         const pushed = git(remote, "rev-parse", "main");
         r1.kill();
         assert.ok((await killed) instanceof Error, "the killed replica answered nothing");
-        // The advisory lock died with r1's connection: r2 recovers first, then applies.
-        const res = await r2.post(STACKS.a, "apply", { operation: "weights", weights: [25, 75] });
+        // The advisory lock dies with r1's connection: r2 recovers first, then applies. PostgreSQL
+        // ends r1's session once it reads the closed socket, a moment after the kill: until then
+        // r2 is refused as busy.
+        const deadline = Date.now() + 15_000;
+        let res = await r2.post(STACKS.a, "apply", { operation: "weights", weights: [25, 75] });
+        while (res.status === 409 && res.body.error === "busy" && Date.now() < deadline) {
+            await new Promise((resolve) => setTimeout(resolve, 250));
+            res = await r2.post(STACKS.a, "apply", { operation: "weights", weights: [25, 75] });
+        }
         assert.equal(res.status, 200, JSON.stringify(res.body));
         const events = await coordinator.records();
         const recovered = events.filter((e) => e.event === "recovered").pop();

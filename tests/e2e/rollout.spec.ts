@@ -237,9 +237,14 @@ describe("e2e: automated progressive rollout (real engine, real Prometheus)", fu
     it("(3) Prometheus stops mid-rollout: the rollout pauses at its step and never promotes", async () => {
         exporter.set(NS, "scorer-red", { rps: 20, errorRate: 0, latencySeconds: 0.05 });
         const events: RolloutEvent[] = [];
+        let stopped: Promise<void> | undefined;
         const r = runner((_job, event) => {
             events.push(event);
-            if (event.event === "step") void prometheus.stop();
+            // Killed at once: a graceful stop still running at the judgement could answer it.
+            if (event.event === "step" && !stopped) {
+                prometheus.kill();
+                stopped = prometheus.stop();
+            }
         });
         const target = targetOf(manager, APP, "e2e-alice", 25);
         const job = await r.create(target, "e2e-alice");
@@ -256,6 +261,7 @@ describe("e2e: automated progressive rollout (real engine, real Prometheus)", fu
         const last = await done;
         assert.equal(last.status, "cancelled");
         assert.deepEqual(await weights(), { "scorer-green": 100 });
+        await stopped;
         prometheus = await startPrometheus({ targets: [`127.0.0.1:${exporter.port}`], scrapeInterval: "1s" });
     });
 

@@ -3,7 +3,16 @@ import * as assert from "node:assert/strict";
 
 import { LocalCluster, NEVER_READY_IMAGE } from "../../e2e/cluster";
 import { ReleaseStack } from "../../automation/stack";
-import { POLICY_PACK, applyStep, assertConverged, assertEmpty, defaultRouteWeights, fixture, names } from "./helpers";
+import {
+    POLICY_PACK,
+    applyStep,
+    assertConverged,
+    assertEmpty,
+    defaultRouteWeights,
+    eventually,
+    fixture,
+    names,
+} from "./helpers";
 
 const NS = "seed001";
 
@@ -56,15 +65,17 @@ describe("e2e: seed 001 blue-green with Deployments (real engine)", function () 
         assert.equal(pods?.items.length, 1);
         assert.equal(pods?.items[0].status.phase, "Running");
         assert.match(pods?.items[0].status.podIP ?? "", /^10\.0\.1\.\d+$/);
-        const slices = await cluster.get<{
-            items: { endpoints: { addresses: string[]; conditions: { ready: boolean } }[] }[];
-        }>(
-            `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dhttpbin-0`,
-        );
-        assert.deepEqual(
-            slices?.items.flatMap((s) => s.endpoints.map((e) => [e.addresses[0], e.conditions.ready])),
-            [[pods?.items[0].status.podIP, true]],
-        );
+        // The provider waits for the Deployment and the Service's Endpoints; the slice is written
+        // by another controller, on its own time.
+        const slices = async () =>
+            (
+                await cluster.get<{
+                    items: { endpoints?: { addresses: string[]; conditions: { ready: boolean } }[] }[];
+                }>(
+                    `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dhttpbin-0`,
+                )
+            )?.items.flatMap((s) => (s.endpoints ?? []).map((e) => [e.addresses[0], e.conditions.ready]));
+        await eventually(slices, [[pods?.items[0].status.podIP, true]], "the EndpointSlice controller's slice");
     });
 
     it("deploys the candidate httpbin-1: 50/50", async () => {
