@@ -1,5 +1,7 @@
 // Runs policy rules outside the engine: hand-built validation arguments, plus the resources the
 // ModelRelease component really registers (under mocks) as passing cases.
+import * as assert from "node:assert/strict";
+
 import {
     PolicyResource,
     ResourceValidationArgs,
@@ -147,4 +149,24 @@ export async function violationsOf(
     return "validateStack" in policy
         ? stackViolations(policy, resources, config)
         : allResourceViolations(policy, resources, config);
+}
+
+/** A state the rules must refuse: the violations of `run` include one matching `expect`. */
+export interface InvalidState {
+    title: string;
+    run: () => Promise<string[]>;
+    expect: RegExp;
+}
+
+/** One test per invalid state: it is refused, with the expected message. */
+export function refusesEach(states: InvalidState[]): void {
+    for (const state of states) {
+        it(`refuses ${state.title}`, async () => {
+            const violations = await state.run();
+            assert.ok(
+                violations.some((v) => state.expect.test(v)),
+                `expected ${state.expect}, got:\n${violations.join("\n")}`,
+            );
+        });
+    }
 }

@@ -25,8 +25,17 @@ import {
     splitRoute,
     virtualService,
     weightConfig,
-} from "./gatewayFixtures";
-import { TestResource, componentResources, copy, resourceViolations, stackViolations, violationsOf } from "./helpers";
+} from "./fixtures";
+import {
+    InvalidState,
+    TestResource,
+    componentResources,
+    copy,
+    refusesEach,
+    resourceViolations,
+    stackViolations,
+    violationsOf,
+} from "./helpers";
 
 /** Hand-built stacks that every rule accepts. */
 const validStacks: [string, () => TestResource[]][] = [
@@ -131,7 +140,7 @@ describe("HTTPRoute rules accept valid routes", () => {
 });
 
 /** Invalid states, each expected to be refused by the named rule with a message matching. */
-const invalidStates: { title: string; run: () => Promise<string[]>; expect: RegExp }[] = [
+const invalidStates: InvalidState[] = [
     // http-route-weight-range
     {
         title: "an omitted weight (Gateway API would give it 1)",
@@ -480,15 +489,7 @@ const invalidStates: { title: string; run: () => Promise<string[]>; expect: RegE
 ];
 
 describe("HTTPRoute rules refuse invalid states", () => {
-    for (const state of invalidStates) {
-        it(`refuses ${state.title}`, async () => {
-            const violations = await state.run();
-            assert.ok(
-                violations.some((v) => state.expect.test(v)),
-                `expected ${state.expect}, got:\n${violations.join("\n")}`,
-            );
-        });
-    }
+    refusesEach(invalidStates);
 });
 
 describe("HTTPRoute rules on what the component renders (routing.backend: gateway-api)", () => {

@@ -7,15 +7,29 @@ import * as assert from "node:assert/strict";
 import { waitForExpressions } from "../../policies/lib";
 import * as rules from "../../policies/rules";
 import { allPolicies } from "../../policies/rules";
-import { backend, httpRoute, rule, service } from "./gatewayFixtures";
+import {
+    ISVC,
+    PDB,
+    VS,
+    backend,
+    httpRoute,
+    isvcResource,
+    rule,
+    service,
+    weightConfig as weightConfigMap,
+} from "./fixtures";
 import { ModelReleaseArgs } from "../../components/modelRelease";
 import { canaryVersion, standardCanary as standardCanaryArgs } from "../components/fixtures";
-import { TestResource, componentResources, copy, resourceViolations, stackViolations, violationsOf } from "./helpers";
-
-const ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService";
-const VS = "kubernetes:networking.istio.io/v1:VirtualService";
-const CM = "kubernetes:core/v1:ConfigMap";
-const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
+import {
+    InvalidState,
+    TestResource,
+    componentResources,
+    copy,
+    refusesEach,
+    resourceViolations,
+    stackViolations,
+    violationsOf,
+} from "./helpers";
 
 type Obj = Record<string, unknown>;
 
@@ -81,21 +95,11 @@ function canaryIsvc(
     if (opts.skipAwait ?? opts.waitFor === undefined) annotations["pulumi.com/skipAwait"] = "true";
     if (opts.autoscalerClass !== undefined) annotations["serving.kserve.io/autoscalerClass"] = opts.autoscalerClass;
     annotations["pulumi.com/timeoutSeconds"] = "600";
-    return {
-        type: ISVC,
-        name: `default/${name}`,
-        props: {
-            apiVersion: "serving.kserve.io/v1beta1",
-            kind: "InferenceService",
-            metadata: {
-                name,
-                namespace: "default",
-                labels: { "app.kubernetes.io/name": "wisdom", "app.kubernetes.io/version": "v1" },
-                annotations,
-            },
-            spec: { predictor: opts.stable ?? predictor("v1"), canary: canaries },
-        },
-    };
+    return isvcResource(
+        name,
+        { predictor: opts.stable ?? predictor("v1"), canary: canaries },
+        { annotations, labels: { "app.kubernetes.io/name": "wisdom", "app.kubernetes.io/version": "v1" } },
+    );
 }
 
 /** A VirtualService destination to Service `service` on port 80, answering as `version`. */
@@ -129,25 +133,12 @@ function splitHttpRoute(backendRefs: Obj[]): TestResource {
 }
 
 /** The weight ConfigMap the component writes for a version of the app: `wisdom-<version>-weight-config`. */
-function weightConfig(version: string, percent: number, role = "candidate"): TestResource {
-    const name = `wisdom-${version}-weight-config`;
-    return {
-        type: CM,
-        name: `default/${name}`,
-        props: {
-            metadata: {
-                name,
-                namespace: "default",
-                annotations: {
-                    "model-release.dev/strategy": "kserve-canary",
-                    "model-release.dev/role": role,
-                    "model-release.dev/percent": String(percent),
-                },
-            },
-            data: { version },
-        },
-    };
-}
+const weightConfig = (version: string, percent: number, role = "candidate"): TestResource =>
+    weightConfigMap(
+        version,
+        { percent: String(percent), role, strategy: "kserve-canary" },
+        { name: `wisdom-${version}-weight-config` },
+    );
 
 /**
  * Stable v1 at 90%, canary v2 at 10%: the InferenceService, a readiness gate per predictor that
@@ -352,7 +343,7 @@ describe("reading pulumi.com/waitFor as the provider does", () => {
 const isvcWith = (canaries: Obj[] | unknown, opts: Parameters<typeof canaryIsvc>[1] = {}) => canaryIsvc(canaries, opts);
 
 /** Invalid states, each expected to be refused by the named rule with a message matching. */
-const invalidStates: { title: string; run: () => Promise<string[]>; expect: RegExp }[] = [
+const invalidStates: InvalidState[] = [
     // isvc-canary-percent
     ...(
         [
@@ -643,13 +634,5 @@ const invalidStates: { title: string; run: () => Promise<string[]>; expect: RegE
 ];
 
 describe("KServe v0.20 canaries: invalid states are refused", () => {
-    for (const state of invalidStates) {
-        it(`refuses ${state.title}`, async () => {
-            const violations = await state.run();
-            assert.ok(
-                violations.some((v) => state.expect.test(v)),
-                `expected ${state.expect}, got:\n${violations.join("\n")}`,
-            );
-        });
-    }
+    refusesEach(invalidStates);
 });

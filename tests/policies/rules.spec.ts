@@ -4,20 +4,17 @@ import * as rules from "../../policies/rules";
 import { allPolicies } from "../../policies/rules";
 import { appVersion, httpbin, modelVersion, sklearnIris, wisdom, wisdomModelMesh } from "../components/fixtures";
 import {
+    InvalidState,
     TestResource,
     allResourceViolations,
     componentResources,
     copy,
+    refusesEach,
     resourceViolations,
     stackViolations,
     violationsOf,
 } from "./helpers";
-
-const VS = "kubernetes:networking.istio.io/v1:VirtualService";
-const ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService";
-const CM = "kubernetes:core/v1:ConfigMap";
-const SVC = "kubernetes:core/v1:Service";
-const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+import { DEPLOYMENT, SKLEARN_PREDICTOR, VS, isvcResource, service, weightConfig } from "./fixtures";
 
 /** Small builders for raw resources the component would never produce. */
 function dest(
@@ -51,28 +48,13 @@ function virtualService(
         },
     };
 }
-function inferenceService(
+/** An InferenceService with `annotations` and one `predictor` (by default one sklearn model). */
+const inferenceService = (
     name: string,
     annotations: Record<string, string>,
-    predictor: Record<string, unknown> = { model: { modelFormat: { name: "sklearn" }, storageUri: "gs://m" } },
+    predictor: Record<string, unknown> = SKLEARN_PREDICTOR,
     namespace = "default",
-): TestResource {
-    return {
-        type: ISVC,
-        name: `${namespace}/${name}`,
-        props: {
-            apiVersion: "serving.kserve.io/v1beta1",
-            kind: "InferenceService",
-            metadata: {
-                name,
-                namespace,
-                labels: { "app.kubernetes.io/name": "app", "app.kubernetes.io/version": name },
-                annotations,
-            },
-            spec: { predictor },
-        },
-    };
-}
+): TestResource => isvcResource(name, { predictor }, { annotations, namespace });
 /** A VirtualService with only tcp or only tls routes (L4: routed by port or SNI, no http). */
 function l4VirtualService(kind: "tcp" | "tls", routes: Record<string, unknown>[], name = "db"): TestResource {
     return {
@@ -88,30 +70,6 @@ function l4VirtualService(kind: "tcp" | "tls", routes: Record<string, unknown>[]
 }
 const svcDest = (name: string, weight?: number) => dest(`${name}.default.svc.cluster.local`, weight);
 const GATED = { "serving.kserve.io/deploymentMode": "Standard", "pulumi.com/waitFor": "condition=Ready" };
-function weightConfig(
-    version: string,
-    traffic: { percent: string; mirrorPercent?: string },
-    namespace = "default",
-): TestResource {
-    const annotations: Record<string, string> = {
-        "model-release.dev/strategy": "blue-green",
-        "model-release.dev/role": "candidate",
-        "model-release.dev/percent": traffic.percent,
-    };
-    if (traffic.mirrorPercent !== undefined) annotations["model-release.dev/mirror-percent"] = traffic.mirrorPercent;
-    return {
-        type: CM,
-        name: `${namespace}/${version}-weight-config`,
-        props: { metadata: { name: `${version}-weight-config`, namespace, annotations }, data: { version } },
-    };
-}
-function service(name: string, namespace = "default"): TestResource {
-    return {
-        type: SVC,
-        name: `${namespace}/${name}`,
-        props: { metadata: { name, namespace }, spec: { selector: { app: name }, ports: [{ port: 80 }] } },
-    };
-}
 const raw = (v: string, w?: number) => dest(`${v}-predictor.default.svc.cluster.local`, w, v);
 const canaryRoute = { name: "canary", match: [{ headers: { traffic: { exact: "test" } } }], route: [raw("b")] };
 
@@ -178,7 +136,7 @@ describe("policy pack", () => {
 });
 
 /** Invalid states, each expected to be refused by the named rule with a message matching. */
-const invalidStates: { title: string; run: () => Promise<string[]>; expect: RegExp }[] = [
+const invalidStates: InvalidState[] = [
     {
         title: "weight above 100",
         run: () => resourceViolations(rules.vsWeightRange, virtualService([{ route: [raw("a", 150), raw("b", -50)] }])),
@@ -617,15 +575,7 @@ describe("policy rules refuse invalid states", () => {
     it(`covers at least 15 invalid weight and routing states (has ${invalidStates.length})`, () => {
         assert.ok(invalidStates.length >= 15);
     });
-    for (const state of invalidStates) {
-        it(`refuses ${state.title}`, async () => {
-            const violations = await state.run();
-            assert.ok(
-                violations.some((v) => state.expect.test(v)),
-                `expected ${state.expect}, got:\n${violations.join("\n")}`,
-            );
-        });
-    }
+    refusesEach(invalidStates);
 });
 
 describe("policy rules accept every route kind without false positives", () => {

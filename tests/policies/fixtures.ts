@@ -1,14 +1,15 @@
-// Small builders for Gateway API HTTPRoutes (and the objects around them) as the policy rules see
-// them: raw resources, including ones the component would never produce.
+// Small builders for the resources the policy rules see (HTTPRoutes, InferenceServices, weight
+// ConfigMaps, Services, ...): raw resources, including ones the component would never produce.
 import { TestResource } from "./helpers";
 
 export const HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute";
 export const HTTP_ROUTE_V1BETA1 = "kubernetes:gateway.networking.k8s.io/v1beta1:HTTPRoute";
-const VS = "kubernetes:networking.istio.io/v1:VirtualService";
-const ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService";
-const CM = "kubernetes:core/v1:ConfigMap";
-const SVC = "kubernetes:core/v1:Service";
-const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+export const VS = "kubernetes:networking.istio.io/v1:VirtualService";
+export const ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService";
+export const CM = "kubernetes:core/v1:ConfigMap";
+export const SVC = "kubernetes:core/v1:Service";
+export const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+export const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
 
 type Obj = Record<string, unknown>;
 
@@ -163,14 +164,19 @@ export function deployment(name: string, opts: { skipAwait?: boolean } = {}): Te
     };
 }
 
-/** An InferenceService in `mode`, gated on readiness unless `gated: false`. */
-export function inferenceService(
+/** The predictor of a minimal InferenceService: one sklearn model. */
+export const SKLEARN_PREDICTOR: Obj = { model: { modelFormat: { name: "sklearn" }, storageUri: "gs://m" } };
+
+/**
+ * InferenceService `namespace/name` (namespace `default`) with `spec` and `annotations`, labelled
+ * as version `name` of app `app` unless `labels` are given.
+ */
+export function isvcResource(
     name: string,
-    opts: { mode?: string; gated?: boolean; namespace?: string } = {},
+    spec: Obj,
+    opts: { annotations?: Record<string, string>; labels?: Record<string, string>; namespace?: string } = {},
 ): TestResource {
     const namespace = opts.namespace ?? "default";
-    const annotations: Record<string, string> = { "serving.kserve.io/deploymentMode": opts.mode ?? "Standard" };
-    if (opts.gated !== false) annotations["pulumi.com/waitFor"] = "condition=Ready";
     return {
         type: ISVC,
         name: `${namespace}/${name}`,
@@ -180,32 +186,46 @@ export function inferenceService(
             metadata: {
                 name,
                 namespace,
-                labels: { "app.kubernetes.io/name": "app", "app.kubernetes.io/version": name },
-                annotations,
+                labels: opts.labels ?? { "app.kubernetes.io/name": "app", "app.kubernetes.io/version": name },
+                annotations: opts.annotations ?? {},
             },
-            spec: { predictor: { model: { modelFormat: { name: "sklearn" }, storageUri: "gs://m" } } },
+            spec,
         },
     };
 }
 
-/** The weight ConfigMap `<version>-weight-config`. */
+/** An InferenceService in `mode`, gated on readiness unless `gated: false`. */
+export function inferenceService(
+    name: string,
+    opts: { mode?: string; gated?: boolean; namespace?: string } = {},
+): TestResource {
+    const annotations: Record<string, string> = { "serving.kserve.io/deploymentMode": opts.mode ?? "Standard" };
+    if (opts.gated !== false) annotations["pulumi.com/waitFor"] = "condition=Ready";
+    return isvcResource(name, { predictor: SKLEARN_PREDICTOR }, { annotations, namespace: opts.namespace });
+}
+
+/**
+ * The weight ConfigMap of `version`: `<version>-weight-config` unless `name` is given, strategy
+ * blue-green (mirror with a mirror percent) unless `strategy` is given, role candidate.
+ */
 export function weightConfig(
     version: string,
-    traffic: { percent: string; mirrorPercent?: string; role?: string },
+    traffic: { percent: string; mirrorPercent?: string; role?: string; strategy?: string },
+    opts: { name?: string; namespace?: string } = {},
 ): TestResource {
     const annotations: Record<string, string> = {
-        "model-release.dev/strategy": traffic.mirrorPercent === undefined ? "blue-green" : "mirror",
+        "model-release.dev/strategy":
+            traffic.strategy ?? (traffic.mirrorPercent === undefined ? "blue-green" : "mirror"),
         "model-release.dev/role": traffic.role ?? "candidate",
         "model-release.dev/percent": traffic.percent,
     };
     if (traffic.mirrorPercent !== undefined) annotations["model-release.dev/mirror-percent"] = traffic.mirrorPercent;
+    const name = opts.name ?? `${version}-weight-config`;
+    const namespace = opts.namespace ?? "default";
     return {
         type: CM,
-        name: `default/${version}-weight-config`,
-        props: {
-            metadata: { name: `${version}-weight-config`, namespace: "default", annotations },
-            data: { version },
-        },
+        name: `${namespace}/${name}`,
+        props: { metadata: { name, namespace, annotations }, data: { version } },
     };
 }
 
