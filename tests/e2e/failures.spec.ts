@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { LocalCluster } from "../../e2e/cluster";
 import { ControllerStub } from "../../e2e/controllerStub";
 import { ReleaseStack, changes } from "../../automation/stack";
-import { POLICY_PACK, applyStep, assertConverged, assertEmpty, fixture, runProcess } from "./helpers";
+import { POLICY_PACK, applyStep, assertConverged, assertEmpty, fixture, killTree, runProcess } from "./helpers";
 
 const NS = "failures";
 const MODEL = "gs://seldon-models/sklearn/mms/lr_model";
@@ -142,7 +142,7 @@ describe("e2e: failure modes (real engine)", function () {
         }
         const pids = pulumiUpPids(NS);
         assert.ok(pids.length > 0, "found the running pulumi up");
-        for (const pid of pids) process.kill(pid, "SIGKILL");
+        for (const pid of pids) killTree(pid);
         assert.notEqual(await outcome, "succeeded");
         // The routing was never touched.
         assert.deepEqual(await percentOf("wisdom-2"), undefined);

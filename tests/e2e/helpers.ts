@@ -1,7 +1,7 @@
 // Shared steps of the end-to-end tests: a stack per test file in its own namespace, and the
 // preview -> up -> preview-again cycle every config edit goes through.
 import * as assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -68,6 +68,40 @@ export async function eventually<T>(read: () => Promise<T>, expected: T, message
         }
         await new Promise((resolve) => setTimeout(resolve, 200));
     }
+}
+
+/** `pid` and every process descended from it, read before anything is killed. */
+function processTree(pid: number): number[] {
+    const children = new Map<number, number[]>();
+    for (const line of execFileSync("ps", ["-eo", "pid=,ppid="], { encoding: "utf8" }).trim().split("\n")) {
+        const [child, parent] = line.trim().split(/\s+/).map(Number);
+        children.set(parent, [...(children.get(parent) ?? []), child]);
+    }
+    const tree: number[] = [];
+    const visit = (p: number): void => {
+        tree.push(p);
+        for (const c of children.get(p) ?? []) visit(c);
+    };
+    visit(pid);
+    return tree;
+}
+
+/**
+ * SIGKILLs a process, its process group when `group`, and everything it started, as a machine or
+ * container going away would. Pulumi starts each plugin (provider, policy pack) in a process group
+ * of its own: killing the CLI or its group alone leaves them running after the test.
+ */
+export function killTree(pid: number, opts: { group?: boolean } = {}): void {
+    const tree = processTree(pid);
+    const kill = (target: number) => {
+        try {
+            process.kill(target, "SIGKILL");
+        } catch {
+            // Gone already.
+        }
+    };
+    if (opts.group) kill(-pid);
+    for (const p of tree) kill(p);
 }
 
 /**

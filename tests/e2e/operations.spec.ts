@@ -12,7 +12,7 @@ import { LocalCluster } from "../../e2e/cluster";
 import { engineEnv } from "../../e2e/engine";
 import { Authenticator, TokenTable, sha256Hex } from "../../automation/auth";
 import { buildServer } from "../../automation/server";
-import { POLICY_PACK, defaultRouteWeights, fixture, runProcess, service, tokenOf } from "./helpers";
+import { POLICY_PACK, defaultRouteWeights, fixture, killTree, runProcess, service, tokenOf } from "./helpers";
 
 const NS = "operations";
 const MODEL = "gs://seldon-models/sklearn/mms/lr_model";
@@ -57,7 +57,7 @@ describe("e2e: atomic and recoverable operations (real engine)", function () {
         }
     }
     function killGroup(child: ChildProcess): Promise<void> {
-        process.kill(-(child.pid as number), "SIGKILL");
+        killTree(child.pid as number, { group: true });
         return new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once("exit", () => resolve())));
     }
     /** Runs the CLI until it is not busy (a killed holder's lock goes stale within seconds). */

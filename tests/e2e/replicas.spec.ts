@@ -19,7 +19,7 @@ import { LocalCluster, freePort } from "../../e2e/cluster";
 import { engineEnv } from "../../e2e/engine";
 import { environment } from "../../e2e/environment";
 import { LocalPostgres, startPostgres } from "../../e2e/postgres";
-import { POLICY_PACK, defaultRouteWeights, names } from "./helpers";
+import { POLICY_PACK, defaultRouteWeights, killTree, names } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const STACKS = { a: "replica-a", b: "replica-b" } as const;
@@ -118,7 +118,7 @@ class Replica {
     }
 
     kill(): void {
-        process.kill(-(this.child.pid as number), "SIGKILL");
+        killTree(this.child.pid as number, { group: true });
     }
 
     async stop(): Promise<void> {

@@ -17,7 +17,7 @@ import { LocalCluster } from "../../e2e/cluster";
 import { engineEnv } from "../../e2e/engine";
 import { MetricsExporter, startExporter } from "../../e2e/metricsExporter";
 import { PrometheusServer, startPrometheus } from "../../e2e/prometheus";
-import { POLICY_PACK, defaultRouteWeights, fixture, service } from "./helpers";
+import { POLICY_PACK, defaultRouteWeights, fixture, killTree, service } from "./helpers";
 
 const NS = "rollout";
 const APP = "scorer";
@@ -310,7 +310,7 @@ describe("e2e: automated progressive rollout (real engine, real Prometheus)", fu
             if (entry?.operation === "rollout-step" && out.includes('"percent":10') && entry.phase === "up") break;
             await new Promise((resolve) => setTimeout(resolve, 20));
         }
-        process.kill(-(first.pid as number), "SIGKILL");
+        killTree(first.pid as number, { group: true });
         await new Promise((resolve) => (first.exitCode !== null ? resolve(undefined) : first.once("exit", resolve)));
         const [left] = await store.list({ release: APP, active: true });
         assert.ok(left, "the job stays active");
