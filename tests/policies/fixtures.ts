@@ -229,22 +229,26 @@ export function weightConfig(
     };
 }
 
-/** A VirtualService claiming `hosts`, routing to Service `a`. */
-export function virtualService(name: string, hosts: string[]): TestResource {
+/** VirtualService `namespace/name` (namespace `default`) bound to the mesh, with `spec` (hosts, routes). */
+export function vsResource(name: string, spec: Obj, namespace = "default"): TestResource {
     return {
         type: VS,
-        name: `default/${name}`,
+        name: `${namespace}/${name}`,
         props: {
             apiVersion: "networking.istio.io/v1",
             kind: "VirtualService",
-            metadata: { name, namespace: "default" },
-            spec: {
-                hosts,
-                gateways: ["mesh"],
-                http: [{ route: [{ destination: { host: "a.default.svc.cluster.local", port: { number: 80 } } }] }],
-            },
+            metadata: { name, namespace },
+            spec: { gateways: ["mesh"], ...spec },
         },
     };
+}
+
+/** A VirtualService claiming `hosts`, routing to Service `a`. */
+export function virtualService(name: string, hosts: string[]): TestResource {
+    return vsResource(name, {
+        hosts,
+        http: [{ route: [{ destination: { host: "a.default.svc.cluster.local", port: { number: 80 } } }] }],
+    });
 }
 
 /** Services and gated Deployments for versions `a` and `b`. */

@@ -10,12 +10,12 @@ import { allPolicies } from "../../policies/rules";
 import {
     ISVC,
     PDB,
-    VS,
     backend,
     httpRoute,
     isvcResource,
     rule,
     service,
+    vsResource,
     weightConfig as weightConfigMap,
 } from "./fixtures";
 import { ModelReleaseArgs } from "../../components/modelRelease";
@@ -111,20 +111,10 @@ function to(service: string, weight: number, version?: string): Obj {
 
 /** The app's VirtualService (hosts `wisdom.default...`): one default route splitting over `destinations`. */
 function splitVirtualService(destinations: Obj[], opts: { hosts?: string[] } = {}): TestResource {
-    return {
-        type: VS,
-        name: "default/wisdom",
-        props: {
-            apiVersion: "networking.istio.io/v1",
-            kind: "VirtualService",
-            metadata: { name: "wisdom", namespace: "default" },
-            spec: {
-                hosts: opts.hosts ?? ["wisdom.default", "wisdom.default.svc", "wisdom.default.svc.cluster.local"],
-                gateways: ["mesh"],
-                http: [{ name: "wisdom", route: destinations }],
-            },
-        },
-    };
+    return vsResource("wisdom", {
+        hosts: opts.hosts ?? ["wisdom.default", "wisdom.default.svc", "wisdom.default.svc.cluster.local"],
+        http: [{ name: "wisdom", route: destinations }],
+    });
 }
 
 /** The app's HTTPRoute: one default rule over `backendRefs`. */

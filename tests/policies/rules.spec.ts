@@ -14,7 +14,7 @@ import {
     stackViolations,
     violationsOf,
 } from "./helpers";
-import { DEPLOYMENT, SKLEARN_PREDICTOR, VS, isvcResource, service, weightConfig } from "./fixtures";
+import { DEPLOYMENT, SKLEARN_PREDICTOR, VS, isvcResource, service, weightConfig, vsResource } from "./fixtures";
 
 /** Small builders for raw resources the component would never produce. */
 function dest(
@@ -37,16 +37,7 @@ function virtualService(
     namespace = "default",
     hosts?: string[],
 ): TestResource {
-    return {
-        type: VS,
-        name: `${namespace}/${name}`,
-        props: {
-            apiVersion: "networking.istio.io/v1",
-            kind: "VirtualService",
-            metadata: { name, namespace },
-            spec: { hosts: hosts ?? [`${name}.${namespace}.svc.cluster.local`], gateways: ["mesh"], http },
-        },
-    };
+    return vsResource(name, { hosts: hosts ?? [`${name}.${namespace}.svc.cluster.local`], http }, namespace);
 }
 /** An InferenceService with `annotations` and one `predictor` (by default one sklearn model). */
 const inferenceService = (
@@ -57,16 +48,7 @@ const inferenceService = (
 ): TestResource => isvcResource(name, { predictor }, { annotations, namespace });
 /** A VirtualService with only tcp or only tls routes (L4: routed by port or SNI, no http). */
 function l4VirtualService(kind: "tcp" | "tls", routes: Record<string, unknown>[], name = "db"): TestResource {
-    return {
-        type: VS,
-        name: `default/${name}`,
-        props: {
-            apiVersion: "networking.istio.io/v1",
-            kind: "VirtualService",
-            metadata: { name, namespace: "default" },
-            spec: { hosts: [`${name}.default.svc.cluster.local`], gateways: ["mesh"], [kind]: routes },
-        },
-    };
+    return vsResource(name, { hosts: [`${name}.default.svc.cluster.local`], [kind]: routes });
 }
 const svcDest = (name: string, weight?: number) => dest(`${name}.default.svc.cluster.local`, weight);
 const GATED = { "serving.kserve.io/deploymentMode": "Standard", "pulumi.com/waitFor": "condition=Ready" };
