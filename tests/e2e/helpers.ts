@@ -54,20 +54,40 @@ export async function applyStep(
     return preview;
 }
 
+/** Reads `probe` every 200 ms until `done` holds of its value, for at most `ms`: the last value read, and whether it did. */
+async function poll<T>(
+    probe: () => Promise<T>,
+    done: (value: T) => boolean,
+    ms: number,
+): Promise<{ value: T; held: boolean }> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+        const value = await probe();
+        if (done(value)) return { value, held: true };
+        if (Date.now() > deadline) return { value, held: false };
+        await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+}
+
+/** The value of `probe` once `done` holds of it; fails naming `what` and the last value after `ms`. */
+export async function until<T>(
+    what: string,
+    probe: () => Promise<T>,
+    done: (value: T) => boolean,
+    ms = 30_000,
+): Promise<T> {
+    const { value, held } = await poll(probe, done, ms);
+    if (!held) assert.fail(`${what}: still ${JSON.stringify(value)} after ${ms / 1000} s`);
+    return value;
+}
+
 /**
  * Asserts what a controller writes after an update returns (the engine does not wait for it):
  * reads until the value deep-equals `expected`, for at most `ms`, then asserts it.
  */
 export async function eventually<T>(read: () => Promise<T>, expected: T, message: string, ms = 30_000): Promise<void> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-        const value = await read();
-        if (isDeepStrictEqual(value, expected) || Date.now() > deadline) {
-            assert.deepEqual(value, expected, message);
-            return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    const { value } = await poll(read, (v) => isDeepStrictEqual(v, expected), ms);
+    assert.deepEqual(value, expected, message);
 }
 
 /** `pid` and every process descended from it, read before anything is killed. */

@@ -6,16 +6,13 @@ import * as fs from "node:fs";
 
 import { MetricsExporter, startExporter } from "../../e2e/metricsExporter";
 import { PrometheusServer, startPrometheus } from "../../e2e/prometheus";
+import { until } from "./helpers";
 
 const NS = "prom-e2e";
 
 interface Sample {
     metric: Record<string, string>;
     value: [number, string];
-}
-
-function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** An instant query (`/api/v1/query`): its vector, by `version` label. */
@@ -26,17 +23,6 @@ async function query(url: string, promql: string, time?: number): Promise<Record
     const body = (await res.json()) as { status: string; error?: string; data: { result: Sample[] } };
     assert.equal(body.status, "success", `${promql}: ${body.error}`);
     return Object.fromEntries(body.data.result.map((s) => [s.metric.version ?? "", Number(s.value[1])]));
-}
-
-/** Polls `probe` until `done` holds for what it returns, or fails after `ms` with the last value. */
-async function until<T>(what: string, probe: () => Promise<T>, done: (value: T) => boolean, ms = 30_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-        const value = await probe();
-        if (done(value)) return value;
-        if (Date.now() > deadline) assert.fail(`${what}: still ${JSON.stringify(value)} after ${ms / 1000} s`);
-        await sleep(250);
-    }
 }
 
 const near = (value: number | undefined, expected: number, tolerance: number) =>
