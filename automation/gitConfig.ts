@@ -521,10 +521,15 @@ export class ConfigRepo {
             .split("\n")
             .find((l) => l.startsWith("!\t"))
             ?.split("\t")[2];
+        // A push that loses the remote's ref lock to a concurrent push (the old value it checked
+        // moved before its transaction committed) is reported as "failed to update ref", with the
+        // lock message only on stderr: that is a conflict too, not a failure of the service.
+        const lostLock = /cannot lock ref '[^']*': is at [0-9a-f]+ but expected [0-9a-f]+/.test(r.stderr);
         const conflict =
             status !== undefined &&
             (/^\[rejected\] \((fetch first|non-fast-forward|already exists|stale info)\)/.test(status) ||
-                /^\[remote rejected\].*cannot lock ref/.test(status));
+                /^\[remote rejected\].*cannot lock ref/.test(status) ||
+                (/^\[remote rejected\] \(failed to update ref\)/.test(status) && lostLock));
         if (!conflict) throw this.failure(["push"], r);
         // Learn what the branch is now, to name it; the fetch also readies the next sync.
         const fetched = await this.git(["fetch", "--no-tags", "origin"], { ok: [1, 128] });

@@ -234,6 +234,42 @@ describe("git config of record", function () {
         assert.equal(await repo.head(), git(remote, "rev-parse", "main~1"), "local branch back to its synced head");
     });
 
+    it("a push that loses the remote's ref lock to a concurrent push is a conflict, and pushGuarded replays it", async () => {
+        // The remote's pre-receive hook moves main once, after the push checked it and before its
+        // ref transaction: what a concurrent push from another replica does (git reports "failed
+        // to update ref", the lock message only on stderr; a CI run saw it as a 500).
+        const moved = path.join(root, "moved");
+        const hook = path.join(remote, "hooks", "pre-receive");
+        fs.writeFileSync(
+            hook,
+            [
+                "#!/bin/sh",
+                `[ -e '${moved}' ] && exit 0`,
+                "unset GIT_QUARANTINE_PATH",
+                "c=$(git commit-tree -m concurrent 'refs/heads/main^{tree}' -p refs/heads/main)",
+                'git update-ref refs/heads/main "$c"',
+                `echo "$c" > '${moved}'`,
+                "",
+            ].join("\n"),
+            { mode: 0o755 },
+        );
+        const repo = await open();
+        edit(repo, { v1: 90, v2: 10 });
+        const sha = await repo.commit([STACK_FILE], { author: alice, message: "svc" });
+        const concurrent = () => fs.readFileSync(moved, "utf8").trim();
+        await assert.rejects(repo.push(), (e: unknown) => isConflict("main", sha, concurrent())(e));
+        assert.equal(remoteHead(remote), concurrent());
+
+        fs.rmSync(moved);
+        await repo.sync();
+        edit(repo, { v1: 80, v2: 20 });
+        await repo.commit([STACK_FILE], { author: alice, message: "svc again" });
+        const pushed = await repo.pushGuarded([STACK_FILE]);
+        assert.equal(remoteHead(remote), pushed);
+        assert.equal(git(remote, "rev-parse", `${pushed}^`), concurrent(), "replayed on the concurrent commit");
+        assert.equal(remoteFile(remote), stackYaml({ v1: 80, v2: 20 }));
+    });
+
     it("revert pushes a commit on top that restores the file", async () => {
         const repo = await open();
         await repo.sync();
