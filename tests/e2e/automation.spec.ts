@@ -87,6 +87,11 @@ describe("e2e: release operations library (real engine)", function () {
         const plan = await manager.setWeights("wisdom", [75, 25], true);
         assert.deepEqual(plan.changes, { update: 3 });
         assert.deepEqual(await split(), [75, 25]);
+        // The update ran through run("up"), which takes its counts from the run's summary event
+        // instead of reading the history back: the backend recorded the same update.
+        const [recorded] = await stack.stack.history(1);
+        assert.equal(recorded.result, "succeeded");
+        assert.equal(recorded.resourceChanges?.update, 3);
         await manager.setWeights("wisdom", [50, 50], true);
         assert.deepEqual(await split(), [50, 50]);
     });

@@ -47,8 +47,9 @@ export async function applyStep(
     const preview = await stack.preview({ policyPacks: [POLICY_PACK] });
     assert.deepEqual(changes(preview.changeSummary), expected, `preview:\n${preview.stdout}`);
     assert.equal(preview.changeSummary.replace ?? 0, 0, "no replace");
-    const up = await stack.up({ policyPacks: [POLICY_PACK] });
-    assert.equal(up.summary.result, "succeeded");
+    const up = await stack.run("up", { policyPacks: [POLICY_PACK] });
+    assert.equal(up.result, "succeeded");
+    assert.deepEqual(changes(up.changeSummary), expected, "the update applied what the preview showed");
     await assertConverged(stack);
     await assertIstioAnalysis(`after an update to ${JSON.stringify(expected)}`);
     return preview;
@@ -181,7 +182,7 @@ export async function assertConverged(stack: ReleaseStack): Promise<void> {
     for (let refreshes = 0; refreshes < 2 && Object.keys(changes(again.changeSummary)).length > 0; refreshes++) {
         staleOutputs.push(again.stdout);
         await new Promise((resolve) => setTimeout(resolve, 1000));
-        await stack.refresh();
+        await stack.run("refresh");
         again = await stack.preview();
     }
     assert.deepEqual(changes(again.changeSummary), {}, `a second preview shows no changes:\n${again.stdout}`);
