@@ -25,6 +25,7 @@ describe("audit log", () => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "audit-"));
         file = path.join(dir, "audit.log");
     });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     it("is created at open, readable by its owner only", () => {
         AuditLog.open(file);

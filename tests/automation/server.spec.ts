@@ -215,6 +215,7 @@ describe("HTTP service", () => {
     beforeEach(() => {
         auditLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "audit-")), "audit.log");
     });
+    afterEach(() => fs.rmSync(path.dirname(auditLog), { recursive: true, force: true }));
 
     describe("authentication", () => {
         it("answers 401 to every route without a valid token, calls nothing, and records the refusal", async () => {

@@ -272,6 +272,9 @@ export function tokenOf(name: string): string {
     return sha256Hex(`model-release-e2e:${name}`);
 }
 
+/** Audit logs of the services started here, removed when the process exits. */
+const auditDirs = new Set<string>();
+
 /**
  * The HTTP service over one manager, with the given principals, an audit log and captured
  * structured logs (every line the service's logger writes).
@@ -281,7 +284,12 @@ export function service(
     principals: Omit<E2ePrincipal, "token">[],
     extra: Partial<ServerOptions> = {},
 ): { app: ReturnType<typeof buildServer>; auditLog: string; logs: string[]; auth: (name: string) => string } {
-    const auditLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "audit-")), "audit.log");
+    const auditDir = fs.mkdtempSync(path.join(os.tmpdir(), "audit-"));
+    if (auditDirs.size === 0) {
+        process.once("exit", () => auditDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+    }
+    auditDirs.add(auditDir);
+    const auditLog = path.join(auditDir, "audit.log");
     const logs: string[] = [];
     const table = new TokenTable(
         principals.map((p) => ({
