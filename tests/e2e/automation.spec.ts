@@ -4,6 +4,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
+
 import { BusyError, RefusedError, ReleaseManager } from "../../automation/releases";
 import { ReleaseStack } from "../../automation/stack";
 import { LocalCluster } from "../../e2e/cluster";
@@ -84,11 +86,35 @@ describe("e2e: release operations library (real engine)", function () {
     });
 
     it("sets weights within the limit: 75/25, then 50/50", async () => {
-        const plan = await manager.setWeights("wisdom", [75, 25], true);
+        // Every CLI command the operation runs, by its first two arguments (through the
+        // command's internal run(), which every Automation API call of the CLI goes through).
+        type Run = (args: string[], ...rest: unknown[]) => Promise<unknown>;
+        const command = (stack.stack.workspace as LocalWorkspace).pulumiCommand as unknown as { run: Run };
+        const run = command.run.bind(command);
+        const ran: string[] = [];
+        command.run = (args, ...rest) => {
+            ran.push(args.slice(0, 2).join(" "));
+            return run(args, ...rest);
+        };
+        let plan;
+        try {
+            plan = await manager.setWeights("wisdom", [75, 25], true);
+        } finally {
+            command.run = run;
+        }
         assert.deepEqual(plan.changes, { update: 3 });
         assert.deepEqual(await split(), [75, 25]);
-        // The update ran through run("up"), which takes its counts from the run's summary event
-        // instead of reading the history back: the backend recorded the same update.
+        // The update took its counts from the run's own summary event: no CLI run read the
+        // outputs or the history back, and the backend recorded the same update.
+        assert.ok(
+            ran.some((c) => c.startsWith("up ")),
+            ran.join(", "),
+        );
+        assert.deepEqual(
+            ran.filter((c) => /^stack (output|history)/.test(c)),
+            [],
+            ran.join(", "),
+        );
         const [recorded] = await stack.stack.history(1);
         assert.equal(recorded.result, "succeeded");
         assert.equal(recorded.resourceChanges?.update, 3);
