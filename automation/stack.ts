@@ -263,7 +263,7 @@ export class ReleaseStack {
                     return { changeSummary: summary.resourceChanges, result: "succeeded" };
                 }
                 case "refresh":
-                    await withoutReadBack(this.stack).refresh({ clearPendingCreates: options.clearPendingCreates });
+                    await this.refresh({ clearPendingCreates: options.clearPendingCreates });
                     return { changeSummary: {} };
                 case "destroy":
                     await this.destroy();
@@ -274,7 +274,7 @@ export class ReleaseStack {
 
     /** `pulumi refresh`; `clearPendingCreates` drops creates an interrupted update left pending. */
     async refresh(options: { clearPendingCreates?: boolean } = {}): Promise<void> {
-        await this.stack.refresh({ ...options });
+        await withoutReadBack(this.stack).refresh({ ...options });
     }
 
     /**
@@ -315,7 +315,7 @@ export class ReleaseStack {
     }
 
     async destroy(): Promise<void> {
-        await this.stack.destroy();
+        await withoutReadBack(this.stack).destroy();
     }
 
     /** Removes the stack (its state and config). */
@@ -330,10 +330,10 @@ let engineQueue: Promise<unknown> = Promise.resolve();
 /**
  * The stack for engine runs whose caller needs only the result and the change counts. After the
  * engine run, the Automation API's up reads the stack's outputs (two `pulumi stack output` runs)
- * and its last update (`pulumi stack history`), and refresh reads the history: CLI processes that
- * each open the state and derive the passphrase key (1,000,000 PBKDF2 rounds), as much CPU as
- * the engine run's own CLI. Here those two reads answer nothing; the run's own summary event
- * has the counts. The Automation API's other behaviour is unchanged (it is the prototype).
+ * and its last update (`pulumi stack history`); refresh and destroy read the history. Each of
+ * those CLI processes opens the state and derives the passphrase key (1,000,000 PBKDF2 rounds).
+ * Here the two reads answer nothing; the run's own summary event has the counts. The Automation
+ * API's other behaviour is unchanged (it is the prototype).
  */
 function withoutReadBack(stack: Stack): Stack {
     const lean = Object.create(stack) as Stack;
